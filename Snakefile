@@ -1,0 +1,22 @@
+# crelens: interpretable models of cis-regulatory DNA, from download to paper figures.
+# Entry point only: configuration, validation, includes and the default target.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config/config.yaml")
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/datasets.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        default_targets(),

@@ -1,0 +1,136 @@
+# Input functions, config lookups and wildcard constraints used by every stage.
+import re
+
+from crelens.config import check_config
+from crelens.errors import InputError
+from crelens.provenance import code_version, derive_seed
+from crelens.simulate import OUTPUTS as SYNTHETIC_OUTPUTS, mpra_file
+
+try:
+    check_config(config)
+except InputError as exc:
+    raise WorkflowError(f"invalid configuration: {exc}") from None
+
+SOURCE = config["data"]["source"]
+CELLS = config["datasets"]["cells"]
+SYNTHETIC = SOURCE == "synthetic"
+SYN_DIR = "results/data/synthetic"
+DOWNLOAD_DIR = "results/data/download"
+RESOURCES = {
+    name: entry
+    for name, entry in config["data"]["download"].items()
+    if isinstance(entry, dict)
+}
+FILE_TO_RESOURCE = {entry["file"]: name for name, entry in RESOURCES.items()}
+ENV = "../envs/crelens.yaml"
+
+
+def repo_path(path):
+    """Relative paths in the config name files shipped with the workflow (e.g. resources/)."""
+    return path if os.path.isabs(path) else os.path.join(workflow.basedir, path)
+
+
+def _alternatives(names):
+    """A wildcard regex matching exactly these names (never matches when empty)."""
+    return "|".join(re.escape(n) for n in sorted(names)) or "(?!)"
+
+
+PINNED_FILES = _alternatives(
+    f for f, n in FILE_TO_RESOURCE.items() if RESOURCES[n]["md5"]
+)
+UNPINNED_FILES = _alternatives(
+    f for f, n in FILE_TO_RESOURCE.items() if not RESOURCES[n]["md5"]
+)
+
+
+wildcard_constraints:
+    cell=_alternatives(CELLS),
+
+
+def synthetic_path(key):
+    return f"{SYN_DIR}/{SYNTHETIC_OUTPUTS[key]}"
+
+
+def synthetic_outputs():
+    """Every file the simulator writes, by key (the rule's named outputs)."""
+    files = {key: synthetic_path(key) for key in SYNTHETIC_OUTPUTS}
+    files["genome_index"] = synthetic_path("genome") + ".fai"
+    files.update({f"mpra_{c}": f"{SYN_DIR}/{mpra_file(c)}" for c in CELLS})
+    return files
+
+
+def source_file(resource):
+    """Path of one source file (genome, promoters, ccres, mpra_<cell>) for the configured source."""
+    if SYNTHETIC:
+        if resource.startswith("mpra_"):
+            return f"{SYN_DIR}/{mpra_file(resource[5:])}"
+        return synthetic_path(resource)
+    return f"{DOWNLOAD_DIR}/{RESOURCES[resource]['file']}"
+
+
+def mpra_sources(wildcards=None):
+    return {cell: source_file(f"mpra_{cell}") for cell in CELLS}
+
+
+def download_md5(wildcards):
+    return RESOURCES[FILE_TO_RESOURCE[wildcards.file]]["md5"]
+
+
+def download_url(wildcards):
+    return RESOURCES[FILE_TO_RESOURCE[wildcards.file]]["url"]
+
+
+def jaspar_source():
+    """The JASPAR MEME file on the download path; pyjaspar's bundled database otherwise."""
+    return [] if SYNTHETIC else [source_file("jaspar")]
+
+
+def truth_inputs():
+    """Truth files the data set rules annotate with (synthetic source only)."""
+    if not SYNTHETIC:
+        return {}
+    return {
+        "planted": synthetic_path("truth_motifs"),
+        "designed": synthetic_path("truth_designed"),
+        "variants": synthetic_path("truth_variants"),
+    }
+
+
+def dataset_targets():
+    targets = [
+        "results/datasets/epi.parquet",
+        "results/datasets/mpra.parquet",
+        "results/datasets/mpra_snv.parquet",
+        "results/datasets/mpra_ood.parquet",
+        "results/datasets/summary.tsv",
+        "results/datasets/overview.png",
+        "results/data/jaspar.meme",
+    ]
+    if SYNTHETIC:
+        targets.append("results/datasets/truth_sites.parquet")
+    return targets
+
+
+def default_targets():
+    return dataset_targets()
+
+
+def mpra_inputs(wildcards):
+    inputs = {"contigs": "results/data/genome.contigs.tsv"}
+    inputs.update({f"mpra_{cell}": path for cell, path in mpra_sources().items()})
+    if SYNTHETIC:
+        inputs["variant_truth"] = synthetic_path("truth_variants")
+    return inputs
+
+
+def summary_inputs(wildcards):
+    inputs = {
+        "epi": "results/datasets/epi.parquet",
+        "mpra": "results/datasets/mpra.parquet",
+        "snv": "results/datasets/mpra_snv.parquet",
+        "ood": "results/datasets/mpra_ood.parquet",
+    }
+    if SYNTHETIC:
+        inputs["sites"] = "results/datasets/truth_sites.parquet"
+        inputs["ceiling"] = synthetic_path("noise_ceiling")
+    return inputs

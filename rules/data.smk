@@ -1,0 +1,106 @@
+# Sources: simulate the offline world, or download the real files; then the run's genome and motifs.
+
+
+rule simulate:
+    input:
+        sizes=repo_path(config["data"]["synthetic"]["chrom_sizes"]),
+    output:
+        **synthetic_outputs(),
+    log:
+        "results/logs/simulate.log",
+    benchmark:
+        "results/benchmarks/simulate.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        synthetic=config["data"]["synthetic"],
+        release=config["data"]["jaspar_release"],
+        cells=CELLS,
+        chromosomes=config["chromosomes"],
+        variant_chromosomes=config["splits"]["test"],
+        seed=derive_seed(config["seed"], "simulate"),
+        outdir=lambda wildcards, output: os.path.dirname(output.genome),
+        code=code_version("simulate", "io", "motifs_db", "sequences", "atomic"),
+    script:
+        "../workflow/scripts/simulate.py"
+
+
+rule download:
+    output:
+        ensure(f"{DOWNLOAD_DIR}/{{file}}", md5=download_md5),
+    log:
+        "results/logs/download/{file}.log",
+    wildcard_constraints:
+        file=PINNED_FILES,
+    localrule: True
+    conda:
+        ENV
+    params:
+        url=download_url,
+        md5=download_md5,
+        retries=config["data"]["download"]["retries"],
+        timeout=config["data"]["download"]["timeout_s"],
+    script:
+        "../workflow/scripts/download.py"
+
+
+rule download_unpinned:
+    output:
+        ensure(f"{DOWNLOAD_DIR}/{{file}}", non_empty=True),
+    log:
+        "results/logs/download/{file}.log",
+    wildcard_constraints:
+        file=UNPINNED_FILES,
+    localrule: True
+    conda:
+        ENV
+    params:
+        url=download_url,
+        md5=None,
+        retries=config["data"]["download"]["retries"],
+        timeout=config["data"]["download"]["timeout_s"],
+    script:
+        "../workflow/scripts/download.py"
+
+
+rule prepare_genome:
+    input:
+        source_file("genome"),
+    output:
+        fasta="results/data/genome.fa",
+        fai="results/data/genome.fa.fai",
+        contigs="results/data/genome.contigs.tsv",
+        gaps="results/data/gaps.bed",
+    log:
+        "results/logs/prepare_genome.log",
+    benchmark:
+        "results/benchmarks/prepare_genome.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        chromosomes=config["chromosomes"],
+        code=code_version("genome", "io", "atomic"),
+    script:
+        "../workflow/scripts/prepare_genome.py"
+
+
+rule jaspar:
+    input:
+        jaspar_source(),
+    output:
+        "results/data/jaspar.meme",
+    log:
+        "results/logs/jaspar.log",
+    conda:
+        ENV
+    params:
+        release=config["data"]["jaspar_release"],
+        code=code_version("motifs_db", "io", "atomic"),
+    script:
+        "../workflow/scripts/jaspar.py"

@@ -1,0 +1,93 @@
+# Model-ready tables: EPI classification, MPRA regression, SNV pairs, OOD, and truth positions.
+
+
+rule epi_dataset:
+    input:
+        genome="results/data/genome.fa",
+        fai="results/data/genome.fa.fai",
+        contigs="results/data/genome.contigs.tsv",
+        gaps="results/data/gaps.bed",
+        promoters=source_file("promoters"),
+        ccres=source_file("ccres"),
+    output:
+        "results/datasets/epi.parquet",
+    log:
+        "results/logs/epi_dataset.log",
+    benchmark:
+        "results/benchmarks/epi_dataset.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        epi=config["datasets"]["epi"],
+        splits=config["splits"],
+        homology=config["datasets"]["homology"],
+        seed=derive_seed(config["seed"], "epi"),
+        code=code_version("datasets", "io", "sequences", "homology", "atomic"),
+    script:
+        "../workflow/scripts/epi_dataset.py"
+
+
+rule mpra_dataset:
+    input:
+        unpack(mpra_inputs),
+    output:
+        mpra="results/datasets/mpra.parquet",
+        snv="results/datasets/mpra_snv.parquet",
+        ood="results/datasets/mpra_ood.parquet",
+    log:
+        "results/logs/mpra_dataset.log",
+    benchmark:
+        "results/benchmarks/mpra_dataset.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        mpra=config["datasets"]["mpra"],
+        splits=config["splits"],
+        cells=CELLS,
+        homology=config["datasets"]["homology"],
+        code=code_version("datasets", "io", "sequences", "homology", "atomic"),
+    script:
+        "../workflow/scripts/mpra_dataset.py"
+
+
+rule truth_sites:
+    input:
+        planted=synthetic_path("truth_motifs"),
+        designed=synthetic_path("truth_designed"),
+        epi="results/datasets/epi.parquet",
+        mpra="results/datasets/mpra.parquet",
+        ood="results/datasets/mpra_ood.parquet",
+    output:
+        "results/datasets/truth_sites.parquet",
+    log:
+        "results/logs/truth_sites.log",
+    conda:
+        ENV
+    params:
+        input_length=config["datasets"]["mpra"]["input_length"],
+        code=code_version("datasets", "io", "atomic"),
+    script:
+        "../workflow/scripts/truth_sites.py"
+
+
+rule datasets_summary:
+    input:
+        unpack(summary_inputs),
+    output:
+        table="results/datasets/summary.tsv",
+        figure="results/datasets/overview.png",
+    log:
+        "results/logs/datasets_summary.log",
+    conda:
+        ENV
+    params:
+        cells=CELLS,
+        code=code_version("summary", "plots", "io", "atomic"),
+    script:
+        "../workflow/scripts/datasets_summary.py"

@@ -1,0 +1,62 @@
+"""Checks of the configuration that a JSON schema cannot express (cross-field consistency).
+
+The schema (config/schema.yaml) catches unknown keys and wrong types; these catch settings
+that are each valid but contradict one another, before any job starts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .datasets import check_splits
+from .errors import InputError
+
+
+def check_config(config: dict) -> None:
+    chromosomes = config["chromosomes"]
+    check_splits(config["splits"], chromosomes)
+    cells = config["datasets"]["cells"]
+    syn = config["data"]["synthetic"]
+    design = syn["design"]
+    for where, table in (
+        ("data.synthetic.mpra.missing_share", syn["mpra"]["missing_share"]),
+        ("data.synthetic.design.baseline", design["baseline"]),
+        ("data.synthetic.design.noise_sd", design["noise_sd"]),
+        *((f"data.synthetic.design.motifs[{m['name']}].effect", m["effect"]) for m in design["motifs"]),
+        *((f"data.synthetic.design.interactions{p['motifs']}.effect", p["effect"]) for p in design["interactions"]),
+    ):
+        missing = [c for c in cells if c not in table]
+        if missing:
+            raise InputError(None, f"config {where} has no value for cells {missing} (datasets.cells)")
+    shares = syn["slot_shares"]
+    if sum(shares.values()) + syn["repeat_share"] > 1:
+        raise InputError(None, "config data.synthetic: slot_shares plus repeat_share exceed 1")
+    composition = syn["mpra"]["composition"]
+    if abs(sum(composition.values()) - 1) > 1e-6:
+        raise InputError(None, f"config data.synthetic.mpra.composition must sum to 1, sums to {sum(composition.values()):g}")
+    names = [m["name"] for m in design["motifs"]]
+    if len(set(names)) != len(names):
+        raise InputError(None, "config data.synthetic.design.motifs: motif names must be unique")
+    for pair in design["interactions"]:
+        unknown = [m for m in pair["motifs"] if m not in names]
+        if unknown:
+            raise InputError(None, f"config data.synthetic.design.interactions: unknown motifs {unknown}")
+    for key in ("motifs_per_promoter", "motifs_per_enhancer"):
+        low, high = design[key]
+        if low > high:
+            raise InputError(None, f"config data.synthetic.design.{key}: {low} > {high}")
+    try:
+        pattern = re.compile(config["datasets"]["mpra"]["variant_pattern"])
+    except re.error as exc:
+        raise InputError(None, f"config datasets.mpra.variant_pattern is not a regular expression: {exc}") from exc
+    groups = {"ref_id", "offset", "ref", "alt"} - set(pattern.groupindex)
+    if groups:
+        raise InputError(None, f"config datasets.mpra.variant_pattern lacks named groups {sorted(groups)}")
+    download = config["data"]["download"]
+    if config["data"]["source"] == "download":
+        missing = [c for c in cells if f"mpra_{c}" not in download]
+        if missing:
+            raise InputError(None, f"config data.download has no mpra_<cell> entry for {missing}")
+    files = [v["file"] for v in download.values() if isinstance(v, dict)]
+    if len(set(files)) != len(files):
+        raise InputError(None, "config data.download: two resources share one file name")

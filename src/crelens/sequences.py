@@ -1,0 +1,96 @@
+"""DNA strings: reverse complement, alphabet checks, one-hot, GC, the MPRA construct.
+
+Every stage handles sequences through these few functions so that the N policy and the
+flank constants are defined once.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+ALPHABET = "ACGT"
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+_NOT_ACGTN = re.compile(r"[^ACGTNacgtn]")
+
+# MPRA flanks of the Gosai et al. (2024) / Malinois construct: the last 200 nt of the upstream
+# constant and the first 200 nt of the downstream constant. Source: sjgosai/boda2
+# `boda/common/constants.py` (MPRA_UPSTREAM / MPRA_DOWNSTREAM), as quoted in
+# shared/reference/malinois_and_mpra.md.
+MPRA_UPSTREAM_FLANK = (
+    "GTACGGGAGGTATTGGACAGGCCGCAATAAAATATCTTTATTTTCATTACATCTGTGTGTTGGTTTTTTGTGTGAATCGATAG"
+    "TACTAACATACGCTCTCCATCAAAACAAAACGAAACAAAACAAACTAGCAAAATAGGCTGTCCCCAGTGCAAGTGCAGGTGCC"
+    "AGAACATTTCTCTGGCCTAACTGGCCGCTTGACG"
+)
+MPRA_DOWNSTREAM_FLANK = (
+    "CACTGCGGCTCCTGCGATCTAACTGGCCGGTACCTGAGCTCGCTAGCCTCGAGGATATCAAGATCTGGCCTCGGCGGCCAAGC"
+    "TTAGACACTAGAGGGTATATAATGGAAGCTCGACTTCCAGCTTGGCAATCCGGTACTGTTGGTAAAGCCACCATGGTGAGCAAG"
+    "GGCGAGGAGCTGTTCACCGGGGTGGTGCCCATC"
+)
+# lentiMPRA (Agarwal et al. 2025) oligo adaptors around the 200-bp element (230-nt oligo).
+LENTIMPRA_ADAPTOR_5 = "AGGACCGGATCAACT"
+LENTIMPRA_ADAPTOR_3 = "CATTGCGTGAACCGA"
+
+
+def reverse_complement(seq: str) -> str:
+    """Reverse complement keeping case; N stays N."""
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+def first_invalid(seq: str) -> int:
+    """Index of the first character outside ACGTN (either case), or -1 if all are valid."""
+    match = _NOT_ACGTN.search(seq)
+    return -1 if match is None else match.start()
+
+
+def gc_fraction(seq: str) -> float:
+    """GC share among A/C/G/T (N ignored); NaN for a sequence of only N."""
+    upper = seq.upper()
+    gc = upper.count("G") + upper.count("C")
+    at = upper.count("A") + upper.count("T")
+    return gc / (gc + at) if gc + at else float("nan")
+
+
+def n_fraction(seq: str) -> float:
+    return seq.upper().count("N") / len(seq) if seq else 0.0
+
+
+def one_hot(seq: str, dtype=np.float32) -> np.ndarray:
+    """(L, 4) one-hot in A, C, G, T order. N (and any other letter) is all-zero.
+
+    All-zero for N is the convention of Basset/Malinois-style CNNs: an unknown base carries
+    no evidence for any nucleotide.
+    """
+    codes = np.frombuffer(seq.upper().encode("ascii"), dtype=np.uint8)
+    lookup = np.full(256, 4, dtype=np.int64)
+    for i, base in enumerate(ALPHABET):
+        lookup[ord(base)] = i
+    idx = lookup[codes]
+    out = np.zeros((len(seq), 5), dtype=dtype)
+    out[np.arange(len(seq)), idx] = 1
+    return out[:, :4]
+
+
+def mpra_construct(insert: str, length: int) -> str:
+    """Insert padded with the MPRA flanks to `length` nt, as Malinois builds its input.
+
+    The flanks contribute (length - len(insert)) nt, half on each side with the odd one on the
+    right (boda2 convention); a 200-nt insert at length 600 gets the full 200-nt flanks.
+    """
+    pad = length - len(insert)
+    if pad < 0:
+        raise ValueError(f"insert of {len(insert)} nt is longer than the input length {length}")
+    left = pad // 2
+    right = pad - left
+    if left > len(MPRA_UPSTREAM_FLANK) or right > len(MPRA_DOWNSTREAM_FLANK):
+        raise ValueError(f"input length {length} needs more flank than the 200-nt constants hold")
+    upstream = MPRA_UPSTREAM_FLANK[len(MPRA_UPSTREAM_FLANK) - left :] if left else ""
+    return upstream + insert + MPRA_DOWNSTREAM_FLANK[:right]
+
+
+def strip_adaptors(seq: str, left: str = LENTIMPRA_ADAPTOR_5, right: str = LENTIMPRA_ADAPTOR_3) -> str:
+    """The element inside a lentiMPRA oligo: adaptors removed when both are present."""
+    if seq.startswith(left) and seq.endswith(right) and len(seq) > len(left) + len(right):
+        return seq[len(left) : len(seq) - len(right)]
+    return seq

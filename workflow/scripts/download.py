@@ -1,0 +1,15 @@
+"""Download one source file: checksummed, retried, written atomically."""
+
+from crelens.download import download
+from crelens.runlog import logged
+
+with logged(snakemake.log[0]) as log:
+    result = download(
+        snakemake.params.url,
+        snakemake.output[0],
+        md5=snakemake.params.md5,
+        retries=snakemake.params.retries,
+        timeout=snakemake.params.timeout,
+        log=log,
+    )
+    log.info("downloaded %s", result)

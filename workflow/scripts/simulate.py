@@ -1,0 +1,17 @@
+"""Simulate the offline world (genome, annotations, lentiMPRA tables, truth)."""
+
+from crelens.runlog import logged
+from crelens.simulate import simulate
+
+with logged(snakemake.log[0]) as log:
+    summary = simulate(
+        snakemake.params.synthetic,
+        chrom_sizes=snakemake.input.sizes,
+        jaspar_release=snakemake.params.release,
+        cells=snakemake.params.cells,
+        chromosomes=snakemake.params.chromosomes,
+        variant_chromosomes=snakemake.params.variant_chromosomes,
+        seed=snakemake.params.seed,
+        outdir=snakemake.params.outdir,
+    )
+    log.info("simulated: %s", summary)
