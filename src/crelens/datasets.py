@@ -102,7 +102,6 @@ def shuffle_intergenic(n: int, width: int, contigs: Contigs, exclude: list[pd.Da
     import pybedtools
 
     with tempfile.TemporaryDirectory(prefix="crelens-shuffle-") as tmp:
-        pybedtools.helpers.set_tempdir(tmp)
         genome = Path(tmp) / "genome.sizes"
         genome.write_text("".join(f"{c}\t{contigs.lengths[c]}\n" for c in contigs.kept))
         excl = pd.concat([e[["chrom", "start", "end"]] for e in exclude if len(e)], ignore_index=True)
