@@ -165,3 +165,31 @@ def test_mpra_without_test_chromosome_rows_stops(built):
         frame[frame.chromosome != "chr21"].to_csv(tables[cell], sep="\t", index=False)
     with pytest.raises(InputError, match="no sequence in the test split"):
         build_mpra(tables, paths["contigs"], config["datasets"]["mpra"], splits, config["datasets"]["cells"])
+
+
+def test_homology_filter_removes_test_copies_of_training_sequences(built, tmp_path):
+    pytest.importorskip("hashFrag")
+    from crelens.datasets import drop_homologous
+    from crelens.homology import blast_available
+
+    if not blast_available():
+        pytest.skip("BLAST+ (blastn/makeblastdb) not on PATH; install ncbi-blast+")
+    *_, mpra, _, _ = built
+    frame = mpra[["seq_id", "split", "insert"]].copy()
+    train_insert = frame["insert"][frame.split == "train"].iloc[0]
+    mutated = train_insert[:100] + ("A" if train_insert[100] != "A" else "C") + train_insert[101:]
+    frame.loc[len(frame)] = ["copy_of_train", "test", mutated]
+    kept = drop_homologous(frame, "insert", {"enabled": True, "score_threshold": 60}, tmp_path, "MPRA")
+    assert "copy_of_train" not in set(kept.seq_id)
+    assert (kept.split == "test").sum() >= (frame.split == "test").sum() - 5  # unrelated test sequences stay
+
+
+def test_homology_filter_without_blast_says_what_to_install(built, monkeypatch):
+    import shutil
+
+    from crelens.datasets import drop_homologous
+
+    *_, mpra, _, _ = built
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    with pytest.raises(InputError, match="ncbi-blast"):
+        drop_homologous(mpra.head(20), "insert", {"enabled": True, "score_threshold": 60}, None, "MPRA")

@@ -80,7 +80,8 @@ def drop_homologous(frame: pd.DataFrame, column: str, homology: dict, workdir, w
     require_blast("datasets.homology")
     train = dict(zip(frame.seq_id[frame.split == "train"], frame[column][frame.split == "train"]))
     test = dict(zip(frame.seq_id[frame.split == "test"], frame[column][frame.split == "test"]))
-    flagged = homologous_test_ids(train, test, workdir, score_threshold=homology["score_threshold"])
+    with tempfile.TemporaryDirectory(prefix="crelens-hashfrag-") as scratch:
+        flagged = homologous_test_ids(train, test, workdir or scratch, score_threshold=homology["score_threshold"], log=log.info)
     log.info("%s: HashFrag removed %d of %d test sequences homologous to train", what, len(flagged), len(test))
     return frame[~frame.seq_id.isin(flagged)].reset_index(drop=True)
 

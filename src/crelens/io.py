@@ -119,10 +119,9 @@ def write_fasta(records: Iterable[tuple[str, str]], path, width: int = 60) -> di
             offset += len(header)
             index_rows.append(f"{name}\t{len(seq)}\t{offset}\t{width}\t{width + 1}\n")
             lengths[name] = len(seq)
-            for i in range(0, len(seq), width):
-                line = seq[i : i + width] + "\n"
-                handle.write(line)
-                offset += len(line)
+            body = "".join(seq[i : i + width] + "\n" for i in range(0, len(seq), width))
+            handle.write(body)
+            offset += len(body)
     with atomic_open(str(path) + ".fai", "w") as handle:
         handle.writelines(index_rows)
     return lengths
