@@ -153,7 +153,7 @@ def test_outer_join_keeps_partly_measured_sequences(built):
     assert outer[config["datasets"]["cells"]].isna().any().any()  # the tiny world drops a few per cell
 
 
-def test_mpra_without_test_chromosome_rows_stops(built):
+def test_mpra_without_test_chromosome_rows_stops(built, tmp_path):
     config, _, paths, *_ = built
     splits = copy.deepcopy(config["splits"])
     splits["test"] = ["chr21"]
@@ -161,7 +161,7 @@ def test_mpra_without_test_chromosome_rows_stops(built):
     tables = {}
     for cell, path in paths["tables"].items():
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        tables[cell] = path.parent / f"no_chr21_{cell}.tsv"
+        tables[cell] = tmp_path / f"no_chr21_{cell}.tsv"
         frame[frame.chromosome != "chr21"].to_csv(tables[cell], sep="\t", index=False)
     with pytest.raises(InputError, match="no sequence in the test split"):
         build_mpra(tables, paths["contigs"], config["datasets"]["mpra"], splits, config["datasets"]["cells"])

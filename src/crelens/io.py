@@ -67,6 +67,7 @@ def iter_fasta(path) -> Iterator[tuple[str, str]]:
     name: str | None = None
     headerline_no = 0
     chunks: list[str] = []
+    chunk_lines: list[int] = []  # file line of each chunk (blank lines inside a record are skipped)
 
     def finish():
         if not chunks:
@@ -74,12 +75,11 @@ def iter_fasta(path) -> Iterator[tuple[str, str]]:
         seq = "".join(chunks)
         bad = first_invalid(seq)
         if bad >= 0:
-            line, offset = headerline_no + 1, bad
-            for chunk in chunks:  # map the index back to its line for the message
+            offset = bad
+            for chunk, line in zip(chunks, chunk_lines):  # map the index back to its line for the message
                 if offset < len(chunk):
                     break
                 offset -= len(chunk)
-                line += 1
             raise InputError(path, f"invalid character {seq[bad]!r} in record '{name}' (only ACGTN allowed)", line)
         return seq
 
@@ -91,7 +91,7 @@ def iter_fasta(path) -> Iterator[tuple[str, str]]:
             fields = line[1:].split()
             if not fields:
                 raise InputError(path, "empty FASTA header", number)
-            name, headerline_no, chunks = fields[0], number, []
+            name, headerline_no, chunks, chunk_lines = fields[0], number, [], []
             if name in seen:
                 raise InputError(path, f"duplicate record name '{name}'", number)
             seen.add(name)
@@ -101,6 +101,7 @@ def iter_fasta(path) -> Iterator[tuple[str, str]]:
             raise InputError(path, "sequence line before the first '>' header: not FASTA", number)
         else:
             chunks.append(line.strip())
+            chunk_lines.append(number)
     if name is None:
         raise InputError(path, "no FASTA records found")
     yield name, finish()
@@ -261,8 +262,14 @@ def read_lentimpra(path, contigs: Contigs) -> pd.DataFrame:
 
     Rows with a missing chromosome are designed or control sequences (no genomic origin).
     """
+    if not Path(path).exists():
+        raise InputError(path, "file does not exist")
     try:
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "file is empty (no header line)") from None
+    except (EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(path, f"unreadable or truncated compressed file ({exc})") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(path, f"not a tab-separated table: {exc}") from exc
     missing = [c for c in LENTIMPRA_COLUMNS if c not in frame.columns]

@@ -94,6 +94,8 @@ def read_meme(path) -> list[Motif]:
             fields = line.split()
             if len(fields) < 2:
                 raise InputError(path, "MOTIF line without an identifier", number)
+            if current is not None and width:  # the previous motif's matrix stopped short
+                raise InputError(path, f"motif {current[0]} has {len(rows)} of {width} matrix rows", current[2])
             current, rows, width = (fields[1], fields[2] if len(fields) > 2 else fields[1], number), [], 0
         elif line.startswith("letter-probability matrix"):
             if current is None:

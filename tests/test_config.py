@@ -1,0 +1,208 @@
+"""The default configuration against config/schema.yaml, and crelens.config.check_config."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from crelens.config import check_config
+from crelens.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "config" / "schema.yaml")
+
+
+@pytest.fixture(scope="module")
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+@pytest.fixture
+def config(default_config) -> dict:
+    return copy.deepcopy(default_config)
+
+
+def schema_error(config: dict) -> str:
+    with pytest.raises(WorkflowError) as info:
+        validate(config, SCHEMA)
+    return str(info.value)
+
+
+# ------------------------------------------------------------------------------------- schema
+
+
+def test_default_config_passes_schema(config):
+    validate(config, SCHEMA)
+
+
+def test_tiny_overrides_pass_schema(tiny_config):  # fixture from tests/conftest.py
+    validate(tiny_config, SCHEMA)
+    check_config(tiny_config)
+
+
+def test_unknown_top_level_key(config):
+    config["seeed"] = 1
+    message = schema_error(config)
+    assert "'seeed' was unexpected" in message
+
+
+def test_unknown_nested_key(config):
+    config["datasets"]["epi"]["windw_bp"] = 600
+    message = schema_error(config)
+    assert "'windw_bp' was unexpected" in message
+    assert "['datasets']['epi']" in message
+
+
+def test_unknown_motif_field(config):
+    config["data"]["synthetic"]["design"]["motifs"][0]["strenght"] = 1
+    assert "'strenght' was unexpected" in schema_error(config)
+
+
+@pytest.mark.parametrize(
+    "path, value, problem",
+    [
+        (("seed",), "twenty", "'twenty' is not of type 'integer'"),
+        (("datasets", "epi", "window_bp"), "600", "'600' is not of type 'integer'"),
+        (("datasets", "mpra", "require_all_cells"), "yes", "'yes' is not of type 'boolean'"),
+        (("data", "synthetic", "gc"), 0.95, "0.95 is greater than the maximum"),
+        (("data", "source"), "remote", "'remote' is not one of"),
+        (("chromosomes",), ["chr1", "chr1", "chr2"], "non-unique|has non-unique"),
+    ],
+)
+def test_wrong_type_or_value(config, path, value, problem):
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    message = schema_error(config)
+    assert re.search(problem, message), message
+
+
+def test_missing_required_key(config):
+    del config["datasets"]["mpra"]["target"]
+    assert "'target' is a required property" in schema_error(config)
+
+
+# -------------------------------------------------------------------------------- check_config
+
+
+def test_default_config_passes_check(config):
+    check_config(config)
+
+
+def expect_config_error(config: dict, *fragments: str) -> str:
+    with pytest.raises(InputError) as info:
+        check_config(config)
+    message = str(info.value)
+    assert info.value.path is None and info.value.line is None
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_val_test_overlap(config):
+    config["splits"]["test"].append("chr19")
+    expect_config_error(config, "config splits", "chr19", "both val and test")
+
+
+def test_split_chromosome_not_kept(config):
+    config["splits"]["val"] = ["chr19", "chrY"]
+    expect_config_error(config, "config splits", "chrY", "not in config chromosomes")
+
+
+def test_no_training_chromosome(config):
+    config["chromosomes"] = ["chr7", "chr13", "chr19", "chr21", "chrX"]
+    expect_config_error(config, "config splits", "no chromosome for training")
+
+
+def test_composition_not_summing_to_one(config):
+    config["data"]["synthetic"]["mpra"]["composition"]["random"] = 0.4
+    expect_config_error(config, "data.synthetic.mpra.composition", "sum to 1", "1.1")
+
+
+def test_slot_shares_exceed_one(config):
+    config["data"]["synthetic"]["slot_shares"]["enhancer"] = 0.9
+    expect_config_error(config, "data.synthetic", "slot_shares plus repeat_share exceed 1")
+
+
+def test_interaction_unknown_motif(config):
+    config["data"]["synthetic"]["design"]["interactions"].append(
+        {"motifs": ["GATA1", "KLF1"], "effect": {"K562": 0.1, "HepG2": 0.0, "WTC11": 0.0}}
+    )
+    expect_config_error(config, "data.synthetic.design.interactions", "KLF1")
+
+
+def test_duplicate_motif_names(config):
+    motifs = config["data"]["synthetic"]["design"]["motifs"]
+    motifs.append(copy.deepcopy(motifs[0]))
+    expect_config_error(config, "data.synthetic.design.motifs", "unique")
+
+
+def test_motif_range_reversed(config):
+    config["data"]["synthetic"]["design"]["motifs_per_enhancer"] = [5, 2]
+    expect_config_error(config, "data.synthetic.design.motifs_per_enhancer", "5 > 2")
+
+
+@pytest.mark.parametrize("missing", ["ref_id", "offset", "ref", "alt"])
+def test_variant_pattern_lacks_group(config, missing):
+    pattern = config["datasets"]["mpra"]["variant_pattern"]
+    config["datasets"]["mpra"]["variant_pattern"] = pattern.replace(f"?P<{missing}>", "")
+    expect_config_error(config, "datasets.mpra.variant_pattern", "lacks named groups", f"'{missing}'")
+
+
+def test_variant_pattern_not_a_regex(config):
+    config["datasets"]["mpra"]["variant_pattern"] = "(?P<ref_id>.+"
+    expect_config_error(config, "datasets.mpra.variant_pattern", "not a regular expression")
+
+
+@pytest.mark.parametrize(
+    "where, drop",
+    [
+        ("data.synthetic.mpra.missing_share", lambda c: c["data"]["synthetic"]["mpra"]["missing_share"]),
+        ("data.synthetic.design.baseline", lambda c: c["data"]["synthetic"]["design"]["baseline"]),
+        ("data.synthetic.design.noise_sd", lambda c: c["data"]["synthetic"]["design"]["noise_sd"]),
+        ("data.synthetic.design.motifs[SP1].effect", lambda c: c["data"]["synthetic"]["design"]["motifs"][0]["effect"]),
+        (
+            "data.synthetic.design.interactions['GATA1', 'TAL1::TCF3'].effect",
+            lambda c: c["data"]["synthetic"]["design"]["interactions"][0]["effect"],
+        ),
+    ],
+)
+def test_missing_per_cell_value(config, where, drop):
+    del drop(config)["HepG2"]
+    expect_config_error(config, f"config {where}", "HepG2", "datasets.cells")
+
+
+def test_new_cell_without_values(config):
+    config["datasets"]["cells"].append("GM12878")
+    expect_config_error(config, "data.synthetic.mpra.missing_share", "GM12878")
+
+
+def test_download_needs_mpra_entry_per_cell(config):
+    config["data"]["source"] = "download"
+    check_config(copy.deepcopy(config))
+    del config["data"]["download"]["mpra_WTC11"]
+    expect_config_error(config, "data.download", "mpra_<cell>", "WTC11")
+
+
+def test_download_duplicate_file_names(config):
+    config["data"]["download"]["ccres"]["file"] = config["data"]["download"]["promoters"]["file"]
+    expect_config_error(config, "data.download", "share one file name")
+
+
+def test_library_does_not_import_snakemake():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crelens.config, crelens.io, crelens.genome, crelens.motifs_db, crelens.provenance, "
+        "crelens.sequences, crelens.atomic; print('snakemake' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
