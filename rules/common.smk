@@ -1,6 +1,8 @@
 # Input functions, config lookups and wildcard constraints used by every stage.
 import re
 
+import yaml
+
 from crelens.config import check_config
 from crelens.errors import InputError
 from crelens.provenance import code_version, derive_seed
@@ -10,6 +12,24 @@ try:
     check_config(config)
 except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
+
+
+def _in_default_order(value, default):
+    """`value` with its mappings' keys in the order of `default` (keys it lacks last, as given)."""
+    if not (isinstance(value, dict) and isinstance(default, dict)):
+        return value
+    keys = [k for k in default if k in value] + [k for k in value if k not in default]
+    return {k: _in_default_order(value[k], default.get(k)) for k in keys}
+
+
+# Snakemake puts the keys of a --configfile override first, so equal settings could arrive in
+# different orders. Order matters twice: params are compared by their text (a reordered
+# override would rerun everything) and the simulator draws over mappings in their order
+# (enhancer_programs, mpra.composition). One canonical order, that of config/config.yaml:
+with open(os.path.join(workflow.basedir, "config/config.yaml")) as _handle:
+    _ordered = _in_default_order(config, yaml.safe_load(_handle))
+config.clear()
+config.update(_ordered)
 
 SOURCE = config["data"]["source"]
 CELLS = config["datasets"]["cells"]

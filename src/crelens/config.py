@@ -57,6 +57,15 @@ def check_config(config: dict) -> None:
         missing = [c for c in cells if f"mpra_{c}" not in download]
         if missing:
             raise InputError(None, f"config data.download has no mpra_<cell> entry for {missing}")
+    encoder = config["encoder"]
+    if encoder["source"] == "download" and not encoder["download"]["revision"]:
+        raise InputError(
+            None,
+            "config encoder.download.revision must be a commit hash (40 hex digits) of "
+            f"{encoder['download']['repo_id']} when encoder.source is download, so reruns get the same weights",
+        )
+    if config["cache"]["shard_size"] % config["cache"]["batch_size"]:
+        raise InputError(None, "config cache.shard_size must be a multiple of cache.batch_size")
     files = [v["file"] for v in download.values() if isinstance(v, dict)]
     if len(set(files)) != len(files):
         raise InputError(None, "config data.download: two resources share one file name")

@@ -1,0 +1,165 @@
+"""data.source: download end to end, against a loopback server serving a tiny synthetic world.
+
+The served files are the simulator's output in the real sources' formats (the genome gzipped
+like UCSC's hg38.fa.gz, JASPAR as a MEME file), so the download path runs offline.
+The world is tests/conftest.py's session fixture `simulated` (the tiny config, simulated in-process).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import load_config
+from loopback_server import serve
+
+from crelens.motifs_db import jaspar_motifs, write_meme
+
+pytestmark = pytest.mark.workflow
+
+REPO = Path(__file__).resolve().parents[2]
+UNPINNED = {"ccres", "jaspar"}  # md5 null: exercises rule download_unpinned
+PROMOTERS = "Hs_EPDnew_006_hg38.bed"
+DOWNLOAD_DIR = "results/data/download"
+DATASETS = ["epi.parquet", "mpra.parquet", "mpra_snv.parquet", "mpra_ood.parquet", "summary.tsv", "overview.png"]
+
+
+def resources() -> dict[str, dict]:
+    """The download resources of the configuration: {name: {url, file, md5}}."""
+    download = load_config()["data"]["download"]
+    return {name: entry for name, entry in download.items() if isinstance(entry, dict)}
+
+
+def snakemake(workdir, *args, configfile):
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--cores", "2", f"--configfile={configfile}", *args,
+    ]
+    # A proxy in the environment must not intercept requests to the loopback server.
+    env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+    return subprocess.run(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
+    )
+
+
+def describe(proc) -> str:
+    return f"exit {proc.returncode}; output:\n{proc.stdout[-6000:]}"
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """The first 'Job stats' table of a Snakemake run: {rule: count} without the total."""
+    lines = output.splitlines()
+    stats = {}
+    for line in lines[lines.index("Job stats:") + 3:]:
+        fields = line.split()
+        if len(fields) != 2:
+            break
+        if fields[0] != "total":
+            stats[fields[0]] = int(fields[1])
+    return stats
+
+
+def part_files(folder: Path) -> list[Path]:
+    """Temporary files of atomic writes (crelens.atomic names them .<name>.<random>.part)."""
+    return sorted(p for p in folder.iterdir() if ".part" in p.name) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def served(simulated, tmp_path_factory):
+    """A folder holding every resource under the file name data.download expects; {file: md5}."""
+    _, world = simulated
+    root = tmp_path_factory.mktemp("served")
+    for name, entry in resources().items():
+        dest = root / entry["file"]
+        if name == "genome":
+            with open(world / "genome.fa", "rb") as src, gzip.GzipFile(dest, "wb", mtime=0) as out:
+                shutil.copyfileobj(src, out)
+        elif name == "jaspar":
+            write_meme(jaspar_motifs("JASPAR2024"), dest)
+        else:  # promoters, ccres, mpra_<cell>: the simulator writes them under the real names
+            shutil.copyfile(world / entry["file"], dest)
+    md5 = {path.name: hashlib.md5(path.read_bytes()).hexdigest() for path in root.iterdir()}
+    assert len(md5) == len(resources())
+    return root, md5
+
+
+def download_config(path: Path, base_url: str, md5: dict[str, str], **pins) -> Path:
+    """Tiny config on the download source from base_url; md5 pinned except UNPINNED; pins={name: md5}."""
+    download = {}
+    for name, entry in resources().items():
+        pinned = None if name in UNPINNED else md5[entry["file"]]
+        download[name] = {"url": f"{base_url}/{entry['file']}", "file": entry["file"], "md5": pins.get(name, pinned)}
+    download.update(retries=1, timeout_s=10)
+    config = load_config({"data": {"source": "download", "download": download}})
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_download_mode_end_to_end(served, simulated, tmp_path):
+    root, md5 = served
+    requests: list[str] = []
+    workdir = tmp_path / "run"
+    with serve(root, requests=requests) as base:
+        proc = snakemake(workdir, configfile=download_config(tmp_path / "download.yaml", base, md5))
+    assert proc.returncode == 0, describe(proc)
+
+    stats = job_stats(proc.stdout)
+    assert stats.get("download") == len(md5) - len(UNPINNED), stats
+    assert stats.get("download_unpinned") == len(UNPINNED), stats
+    assert "simulate" not in stats and "truth_sites" not in stats, stats
+    assert sorted(requests) == sorted(md5), "each file is fetched exactly once"
+
+    for name in DATASETS:
+        path = workdir / "results/datasets" / name
+        assert path.is_file() and path.stat().st_size > 0, name
+    assert (workdir / "results/data/jaspar.meme").stat().st_size > 0
+    assert not (workdir / "results/datasets/truth_sites.parquet").exists(), "no truth in download mode"
+    assert not (workdir / "results/data/synthetic").exists()
+
+    downloads = workdir / DOWNLOAD_DIR
+    for name in md5:
+        assert (downloads / name).read_bytes() == (root / name).read_bytes(), name
+    assert part_files(downloads) == []
+    # An unpinned file gets its sha256 logged so that it can be pinned.
+    assert "not pinned" in (workdir / "results/logs/download/GRCh38-cCREs.bed.log").read_text()
+    # The run's genome is the served one, decompressed: same contigs, same lengths.
+    fai = lambda path: [line.split("\t")[:2] for line in path.read_text().splitlines()]  # noqa: E731
+    assert fai(workdir / "results/data/genome.fa.fai") == fai(simulated[1] / "genome.fa.fai")
+
+
+def _assert_nothing_left(workdir: Path) -> None:
+    downloads = workdir / DOWNLOAD_DIR
+    assert not (downloads / PROMOTERS).exists(), "a failed download must not leave its destination"
+    assert part_files(downloads) == [], "a failed download must not leave temporary files"
+
+
+def test_wrong_checksum_fails_and_leaves_nothing(served, tmp_path):
+    root, md5 = served
+    workdir = tmp_path / "run"
+    with serve(root) as base:
+        config = download_config(tmp_path / "bad_md5.yaml", base, md5, promoters="0" * 32)
+        proc = snakemake(workdir, f"{DOWNLOAD_DIR}/{PROMOTERS}", configfile=config)
+    assert proc.returncode != 0, describe(proc)
+    assert "md5 mismatch" in proc.stdout, describe(proc)
+    assert md5[PROMOTERS] in proc.stdout, "the message gives the digest that arrived"
+    _assert_nothing_left(workdir)
+
+
+def test_truncated_transfer_fails_and_leaves_nothing(served, tmp_path):
+    root, md5 = served
+    workdir = tmp_path / "run"
+    requests: list[str] = []
+    with serve(root, truncate={PROMOTERS: 100}, requests=requests) as base:
+        config = download_config(tmp_path / "download.yaml", base, md5)
+        proc = snakemake(workdir, f"{DOWNLOAD_DIR}/{PROMOTERS}", configfile=config)
+    assert proc.returncode != 0, describe(proc)
+    assert "truncated" in proc.stdout, describe(proc)
+    assert requests == [PROMOTERS, PROMOTERS], "retries: 1 means two tries"
+    _assert_nothing_left(workdir)

@@ -1,0 +1,292 @@
+"""The data stage end to end on the tiny synthetic config: plan, run, reruns, determinism, errors.
+
+One complete tiny run (`tiny_run`, ~10 s) is made once per module; tests that only plan (`-n`)
+read it in place, tests that change files work on a copy (`copy_run`). Helpers live here, not
+in a tests/workflow/conftest.py: a second top-level `conftest` module would shadow
+tests/conftest.py for `from conftest import ...` depending on the order pytest loads them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import deep_merge, load_config
+
+pytestmark = pytest.mark.workflow
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEFILE = REPO / "Snakefile"
+TINY = REPO / "tests/workflow/tiny.yaml"
+
+# What rule all asks for on the synthetic source (rules/common.smk: dataset_targets()).
+DATASET_TARGETS = [
+    "results/datasets/epi.parquet",
+    "results/datasets/mpra.parquet",
+    "results/datasets/mpra_snv.parquet",
+    "results/datasets/mpra_ood.parquet",
+    "results/datasets/summary.tsv",
+    "results/datasets/overview.png",
+    "results/data/jaspar.meme",
+]
+TRUTH_TARGET = "results/datasets/truth_sites.parquet"
+DATA_RULES = {
+    "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
+}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def write_config(path: Path, overrides: dict | None = None) -> Path:
+    """A --configfile holding the tiny overrides plus `overrides`.
+
+    Snakemake keeps only the last --configfile given, so every override travels in one file.
+    """
+    tiny = yaml.safe_load(TINY.read_text())
+    path.write_text(yaml.safe_dump(deep_merge(tiny, overrides or {}), sort_keys=False))
+    return path
+
+
+def snakemake(workdir, *args, configfile=TINY, env: dict | None = None, timeout: float = 300):
+    """Run Snakemake on the repository's Snakefile in `workdir`; stdout and stderr together in .output."""
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(SNAKEFILE),
+        "--directory", str(workdir),
+        "--cores", "2",
+        f"--configfile={configfile}",  # the = form: a bare --configfile would swallow targets
+        *map(str, args),
+    ]
+    full_env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
+    proc.output = proc.stdout
+    return proc
+
+
+def describe(proc) -> str:
+    """The tail of a run's output, for assertion messages."""
+    return f"exit {proc.returncode}; output:\n{proc.output[-6000:]}"
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """The first 'Job stats' table of a Snakemake run: {rule: count} without the total; {} if none."""
+    lines = output.splitlines()
+    try:
+        start = lines.index("Job stats:")
+    except ValueError:
+        return {}
+    stats = {}
+    for line in lines[start + 3:]:  # skip the "job count" header and the dashes
+        fields = line.split()
+        if len(fields) != 2:
+            break
+        if fields[0] != "total":
+            stats[fields[0]] = int(fields[1])
+    return stats
+
+
+def rule_inputs(output: str, rule: str) -> list[str]:
+    """The input files Snakemake printed for the (first) job of `rule`."""
+    match = re.search(rf"^(?:local)?rule {re.escape(rule)}:\n\s+input: (.*)$", output, re.MULTILINE)
+    assert match, f"no job of rule {rule} in the output"
+    return [p.strip() for p in match.group(1).split(",")]
+
+
+def part_files(folder: Path) -> list[Path]:
+    """Temporary files left by atomic writes (crelens.atomic names them .<name>.<random>.part)."""
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.iterdir() if ".part" in p.name)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One complete tiny run (synthetic source). Tests must not change it: use copy_run."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, describe(proc)
+    return workdir, proc
+
+
+@pytest.fixture
+def copy_run(tiny_run, tmp_path):
+    """A private copy of the tiny run (results and .snakemake metadata, modification times kept)."""
+    dest = tmp_path / "run"
+    shutil.copytree(tiny_run[0], dest, symlinks=True)
+    return dest
+
+
+def test_dry_run_lists_the_data_rules(tmp_path):
+    proc = snakemake(tmp_path, "-n")
+    assert proc.returncode == 0, describe(proc)
+    stats = job_stats(proc.output)
+    assert DATA_RULES | {"all"} <= set(stats), stats
+    assert all(count == 1 for count in stats.values()), stats
+    assert not (tmp_path / "results").exists(), "a dry run must not write results"
+
+
+def test_full_run_produces_every_target(tiny_run):
+    workdir, proc = tiny_run
+    targets = rule_inputs(proc.output, "all")
+    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET}
+    for target in targets:
+        path = workdir / target
+        assert path.is_file(), f"{target} missing"
+        assert path.stat().st_size > 0, f"{target} is empty"
+    assert (workdir / "results/datasets/overview.png").read_bytes()[:8] == PNG_MAGIC
+    for name in ("epi", "mpra", "mpra_snv", "mpra_ood", "truth_sites"):
+        assert len(pd.read_parquet(workdir / f"results/datasets/{name}.parquet")) > 0, name
+    summary = pd.read_csv(workdir / "results/datasets/summary.tsv", sep="\t")
+    assert len(summary) > 0
+    assert part_files(workdir / "results/datasets") == []
+
+
+def test_immediate_rerun_has_nothing_to_do(tiny_run):
+    proc = snakemake(tiny_run[0], "-n")
+    assert proc.returncode == 0, describe(proc)
+    assert "Nothing to be done" in proc.output, describe(proc)
+    assert job_stats(proc.output) == {}
+
+
+def test_forcerun_one_rule_reruns_only_that_job(tiny_run):
+    proc = snakemake(tiny_run[0], "-n", "--forcerun", "datasets_summary")
+    assert proc.returncode == 0, describe(proc)
+    assert job_stats(proc.output) == {"datasets_summary": 1, "all": 1}, describe(proc)
+    assert "simulate" not in job_stats(proc.output)
+
+
+def test_same_seed_is_byte_identical_other_seed_differs(tiny_run, tmp_path):
+    first = tiny_run[0]
+    second = tmp_path / "second"
+    proc = snakemake(second)
+    assert proc.returncode == 0, describe(proc)
+    compared = sorted(p.relative_to(first) for p in (first / "results/datasets").glob("*.parquet"))
+    compared += [
+        (first / "results/data/synthetic" / name).relative_to(first)
+        for name in ("genome.fa", "Hs_EPDnew_006_hg38.bed", "GRCh38-cCREs.bed", "Agarwal_K562.tsv")
+    ]
+    assert len(compared) == 9
+    for rel in compared:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), f"{rel} differs between two runs"
+
+    other = tmp_path / "other_seed"
+    config = write_config(tmp_path / "seed.yaml", {"seed": 7})
+    genome = "results/data/synthetic/genome.fa"
+    proc = snakemake(other, genome, configfile=config)
+    assert proc.returncode == 0, describe(proc)
+    assert job_stats(proc.output) == {"simulate": 1}
+    assert (other / genome).read_bytes() != (first / genome).read_bytes()
+
+
+def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
+    config = write_config(tmp_path / "window.yaml", {"datasets": {"epi": {"window_bp": 500}}})
+    proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", configfile=config)
+    assert proc.returncode == 0, describe(proc)
+    stats = job_stats(proc.output)
+    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "all"}, describe(proc)
+    assert "Params have changed" in proc.output
+
+
+def _reversed(value):
+    """Every mapping in `value` with its keys in reverse order."""
+    if isinstance(value, dict):
+        return {k: _reversed(value[k]) for k in reversed(list(value))}
+    return value
+
+
+def test_reordered_config_is_the_same_config(tiny_run, tmp_path):
+    """Key order is not a setting: a reordered override neither reruns jobs nor changes the world.
+
+    Snakemake puts override keys first, params are compared as text, and the simulator draws
+    over enhancer_programs and mpra.composition in their order; rules/common.smk reorders the
+    config like config/config.yaml so that none of this depends on how an override is written.
+    """
+    synthetic = load_config()["data"]["synthetic"]
+    same_values = {
+        "data": {
+            "synthetic": {
+                "design": {"enhancer_programs": synthetic["design"]["enhancer_programs"]},
+                "mpra": {"composition": synthetic["mpra"]["composition"]},
+            }
+        }
+    }
+    config = tmp_path / "reordered.yaml"
+    config.write_text(
+        yaml.safe_dump(_reversed(deep_merge(yaml.safe_load(TINY.read_text()), same_values)), sort_keys=False)
+    )
+    proc = snakemake(tiny_run[0], "-n", configfile=config)
+    assert proc.returncode == 0, describe(proc)
+    assert "Nothing to be done" in proc.output, describe(proc)
+
+
+def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
+    """Rules pass code_version(...) as a param: an edit of crelens/datasets.py reruns its users.
+
+    The edit is made on a copy of the package put first on PYTHONPATH, so the checkout is untouched.
+    """
+    lib = tmp_path / "lib"
+    shutil.copytree(REPO / "src/crelens", lib / "crelens", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(lib / "crelens/datasets.py", "a") as handle:
+        handle.write("\n# an edit that changes the module's fingerprint\n")
+    pythonpath = os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))
+    proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", env={"PYTHONPATH": pythonpath})
+    assert proc.returncode == 0, describe(proc)
+    stats = job_stats(proc.output)
+    # epi_dataset, mpra_dataset and truth_sites fingerprint crelens.datasets; the summary follows them.
+    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "all"}, describe(proc)
+    assert "Params have changed" in proc.output
+
+
+def test_lint_and_format():
+    lint = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--lint"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
+    )
+    assert lint.returncode == 0, lint.stdout
+    fmt = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
+    )
+    assert fmt.returncode == 0, fmt.stdout
+
+
+def test_unknown_config_key_is_rejected(tmp_path):
+    config = write_config(tmp_path / "typo.yaml", {"datasets": {"epi": {"windw_bp": 500}}})
+    proc = snakemake(tmp_path / "run", configfile=config)
+    assert proc.returncode != 0, describe(proc)
+    assert "windw_bp" in proc.output, describe(proc)
+    assert not (tmp_path / "run/results").exists()
+
+
+def test_overlapping_splits_are_rejected(tmp_path):
+    config = write_config(tmp_path / "splits.yaml", {"splits": {"val": ["chr19", "chr7"], "test": ["chr7", "chr13"]}})
+    proc = snakemake(tmp_path / "run", configfile=config)
+    assert proc.returncode != 0, describe(proc)
+    assert "invalid configuration" in proc.output, describe(proc)
+    assert "chr7" in proc.output and "both val and test" in proc.output, describe(proc)
+    assert not (tmp_path / "run/results").exists()
+
+
+def test_bad_input_stops_with_file_and_problem_and_no_partial_output(copy_run):
+    bed = copy_run / "results/data/synthetic/Hs_EPDnew_006_hg38.bed"
+    with open(bed, "a") as handle:
+        handle.write("chrZZ\t100\t160\tNOPE_1\t900\t+\n")
+    # mtime only: the test is about the corrupted file, not about fingerprints of library code.
+    proc = snakemake(copy_run, "--forcerun", "epi_dataset", "--rerun-triggers", "mtime")
+    assert proc.returncode != 0, describe(proc)
+    assert "simulate" not in job_stats(proc.output), "the corrupted source must not be regenerated"
+    assert "Hs_EPDnew_006_hg38.bed" in proc.output and "unknown chromosome" in proc.output, describe(proc)
+    assert "chrZZ" in proc.output
+    assert "unknown chromosome" in (copy_run / "results/logs/epi_dataset.log").read_text()
+    datasets = copy_run / "results/datasets"
+    assert not (datasets / "epi.parquet").exists()
+    assert part_files(datasets) == []
+    assert (datasets / "mpra.parquet").exists(), "outputs of other rules stay"
