@@ -244,7 +244,7 @@ class World:
         self.ccres.append({"chrom": chrom, "start": tss - 150, "end": tss + 150, "ccre_class": "PLS", "element": name})
 
     def add_enhancer(self, chrom: str, centre: int) -> None:
-        programs = self.design["enhancer_programs"]
+        programs = dict(sorted(self.design["enhancer_programs"].items()))  # key order must not matter
         program = str(self.rng.choice(list(programs), p=np.array(list(programs.values())) / sum(programs.values())))
         k = int(self.rng.integers(self.design["motifs_per_enhancer"][0], self.design["motifs_per_enhancer"][1] + 1))
         general = self.by_program.get("enhancer", [])
@@ -394,7 +394,7 @@ def build_mpra_library(world: World) -> tuple[list[Construct], list[Construct], 
         "random": [(chrom, centre, f"BG_{chrom}_{centre - half}") for chrom, centre in world.background],
     }
     genomic: list[Construct] = []
-    for kind, share in cfg["composition"].items():
+    for kind, share in sorted(cfg["composition"].items()):  # key order must not matter
         wanted = int(round(cfg["elements"] * share))
         pool = candidates[kind]
         if wanted > len(pool):
