@@ -14,6 +14,7 @@ validate(config, "config/schema.yaml")
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/datasets.smk"
+include: "rules/encoder.smk"
 
 
 rule all:

@@ -6,6 +6,7 @@ import yaml
 from crelens.config import check_config
 from crelens.errors import InputError
 from crelens.provenance import code_version, derive_seed
+from crelens.encoder import CACHE_TABLES
 from crelens.simulate import OUTPUTS as SYNTHETIC_OUTPUTS, mpra_file
 
 try:
@@ -65,6 +66,7 @@ UNPINNED_FILES = _alternatives(
 
 wildcard_constraints:
     cell=_alternatives(CELLS),
+    table=_alternatives(CACHE_TABLES),
 
 
 def synthetic_path(key):
@@ -131,8 +133,29 @@ def dataset_targets():
     return targets
 
 
+def encoder_file(name):
+    """A file of the frozen encoder's folder: pretrained here, or the pinned download."""
+    folder = "pretrained" if config["encoder"]["source"] == "pretrain" else "download"
+    return f"results/encoder/{folder}/{name}"
+
+
+def cache_table_input(wildcards):
+    return f"results/datasets/{CACHE_TABLES[wildcards.table][0]}.parquet"
+
+
+def cache_column(wildcards):
+    return CACHE_TABLES[wildcards.table][1]
+
+
+def encoder_targets():
+    targets = [f"results/cache/{table}/manifest.json" for table in CACHE_TABLES]
+    if config["encoder"]["source"] == "pretrain":
+        targets.append("results/encoder/loss_curve.png")
+    return targets
+
+
 def default_targets():
-    return dataset_targets()
+    return dataset_targets() + encoder_targets()
 
 
 def mpra_inputs(wildcards):

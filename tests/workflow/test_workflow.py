@@ -37,6 +37,8 @@ DATASET_TARGETS = [
     "results/data/jaspar.meme",
 ]
 TRUTH_TARGET = "results/datasets/truth_sites.parquet"
+CACHE_TABLES = ("epi", "mpra", "mpra_ood", "mpra_snv_ref", "mpra_snv_alt")
+ENCODER_TARGETS = [f"results/cache/{t}/manifest.json" for t in CACHE_TABLES] + ["results/encoder/loss_curve.png"]
 DATA_RULES = {
     "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
 }
@@ -128,7 +130,8 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     proc = snakemake(tmp_path, "-n")
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
-    assert DATA_RULES | {"all"} <= set(stats), stats
+    assert DATA_RULES | {"all", "pretrain_encoder", "cache_embeddings"} <= set(stats), stats
+    assert stats.pop("cache_embeddings") == len(CACHE_TABLES)
     assert all(count == 1 for count in stats.values()), stats
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
@@ -136,7 +139,7 @@ def test_dry_run_lists_the_data_rules(tmp_path):
 def test_full_run_produces_every_target(tiny_run):
     workdir, proc = tiny_run
     targets = rule_inputs(proc.output, "all")
-    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET}
+    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS)
     for target in targets:
         path = workdir / target
         assert path.is_file(), f"{target} missing"
@@ -147,6 +150,26 @@ def test_full_run_produces_every_target(tiny_run):
     summary = pd.read_csv(workdir / "results/datasets/summary.tsv", sep="\t")
     assert len(summary) > 0
     assert part_files(workdir / "results/datasets") == []
+    assert (workdir / "results/encoder/loss_curve.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_encoder_checkpoint_and_caches_are_usable(tiny_run):
+    from crelens.cache import EmbeddingCache
+    from crelens.models.hub import load_caduceus
+
+    workdir, _ = tiny_run
+    model = load_caduceus(workdir / "results/encoder/pretrained")
+    curve = pd.read_csv(workdir / "results/encoder/pretrained/loss_curve.tsv", sep="\t")
+    assert curve.val_loss.dropna().iloc[-1] < curve.val_loss.dropna().iloc[0]  # it learned something
+    tables = {"epi": "epi", "mpra": "mpra", "mpra_ood": "mpra_ood", "mpra_snv_ref": "mpra_snv", "mpra_snv_alt": "mpra_snv"}
+    for name, table in tables.items():
+        cache = EmbeddingCache(workdir / f"results/cache/{name}/manifest.json", verify=True)
+        frame = pd.read_parquet(workdir / f"results/datasets/{table}.parquet")
+        ids = frame["pair_id" if "pair_id" in frame else "seq_id"].tolist()
+        assert cache.seq_ids == ids
+        assert cache.shape[1:] == (2, 24, model.config.d_model)
+        rows = cache.rows(range(min(5, len(cache))))
+        assert rows.dtype.name == "float16" and (rows == rows).all()
 
 
 def test_immediate_rerun_has_nothing_to_do(tiny_run):
@@ -191,7 +214,8 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", configfile=config)
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
-    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "all"}, describe(proc)
+    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "all"}, describe(proc)
+    assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
     assert "Params have changed" in proc.output
 
 
@@ -241,7 +265,8 @@ def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
     # epi_dataset, mpra_dataset and truth_sites fingerprint crelens.datasets; the summary follows them.
-    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "all"}, describe(proc)
+    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "all"}, describe(proc)
+    assert "pretrain_encoder" not in stats
     assert "Params have changed" in proc.output
 
 
