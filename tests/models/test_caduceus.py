@@ -407,3 +407,24 @@ def test_from_hf_dict_warns_on_unknown_field():
     data = dict(PUBLISHED_HF_CONFIG, some_new_field=1)
     with pytest.warns(UserWarning, match="some_new_field"):
         CaduceusConfig.from_hf_dict(data)
+
+
+def test_load_pretrained_gives_the_masked_lm_with_a_backbone(tmp_path):
+    from crelens.models.caduceus import CaduceusConfig, CaduceusForMaskedLM, load_pretrained
+    from crelens.models.hub import save_caduceus
+
+    torch.manual_seed(0)
+    for rcps in (True, False):
+        model = CaduceusForMaskedLM(CaduceusConfig(d_model=8, n_layer=2, rcps=rcps))
+        save_caduceus(model, tmp_path / str(rcps))
+        loaded = load_pretrained(tmp_path / str(rcps))
+        assert not loaded.training
+        ids = torch.randint(7, 11, (2, 30))
+        assert loaded(ids).shape == (2, 30, 16)
+        hidden = loaded.backbone(ids)
+        assert hidden.shape == (2, 30, 16 if rcps else 8)
+        assert not any(k.startswith("backbone.") for k in loaded.state_dict())
+        # a backbone-only checkpoint still gives the masked-LM (the head is tied to the embedding)
+        save_caduceus(model.caduceus, tmp_path / f"base{rcps}")
+        base = load_pretrained(tmp_path / f"base{rcps}")
+        torch.testing.assert_close(base(ids), loaded(ids))

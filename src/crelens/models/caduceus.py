@@ -721,8 +721,29 @@ class CaduceusForMaskedLM(_CaduceusBase):
         else:
             self.lm_head.weight = embedding.weight
 
+    @property
+    def backbone(self) -> "CaduceusMixerModel":
+        """The backbone, as `model.backbone(input_ids)` in the published code (no new state_dict key)."""
+        return self.caduceus.backbone
+
     def forward(self, input_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
         return self.lm_head(self.caduceus(input_ids, inputs_embeds)).float()
+
+
+def load_pretrained(folder, device="cpu") -> CaduceusForMaskedLM:
+    """The masked-LM model of a checkpoint folder, in eval mode.
+
+    A backbone-only checkpoint gets its LM head for free: the head is tied to the embedding.
+    """
+    from .hub import load_caduceus
+
+    model = load_caduceus(folder, device=device)
+    if isinstance(model, CaduceusForMaskedLM):
+        return model
+    wrapped = CaduceusForMaskedLM(model.config, init=False)
+    wrapped.caduceus.load_state_dict(model.state_dict())
+    wrapped.tie_weights()
+    return wrapped.to(device).eval()
 
 
 # ---------------------------------------------------------------------------------------------

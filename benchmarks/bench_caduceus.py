@@ -155,6 +155,10 @@ def main(argv=None) -> dict:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     for name, section in SECTIONS:
         summary[name] = section(args)
+    largest = f"B{max(args.scan_batches)}"
+    summary["scan_speedup_vs_loop"] = summary["scan"][largest]["speedup"]
+    summary["scan_max_rel_err"] = max(r["max_rel_diff"] for r in summary["scan"].values())
+    summary["encoder_seqs_per_s_600bp"] = summary["encoder"]["sequences_per_s"]
     print(json.dumps(summary))
     return summary
 
