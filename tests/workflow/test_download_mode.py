@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import load_config
 from loopback_server import serve
+from snakemake_runner import describe, job_stats, part_files, snakemake
 
 from crelens.motifs_db import jaspar_motifs, write_meme
 
@@ -35,40 +33,6 @@ def resources() -> dict[str, dict]:
     """The download resources of the configuration: {name: {url, file, md5}}."""
     download = load_config()["data"]["download"]
     return {name: entry for name, entry in download.items() if isinstance(entry, dict)}
-
-
-def snakemake(workdir, *args, configfile):
-    cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--cores", "2", f"--configfile={configfile}", *args,
-    ]
-    # A proxy in the environment must not intercept requests to the loopback server.
-    env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-    return subprocess.run(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
-    )
-
-
-def describe(proc) -> str:
-    return f"exit {proc.returncode}; output:\n{proc.stdout[-6000:]}"
-
-
-def job_stats(output: str) -> dict[str, int]:
-    """The first 'Job stats' table of a Snakemake run: {rule: count} without the total."""
-    lines = output.splitlines()
-    stats = {}
-    for line in lines[lines.index("Job stats:") + 3:]:
-        fields = line.split()
-        if len(fields) != 2:
-            break
-        if fields[0] != "total":
-            stats[fields[0]] = int(fields[1])
-    return stats
-
-
-def part_files(folder: Path) -> list[Path]:
-    """Temporary files of atomic writes (crelens.atomic names them .<name>.<random>.part)."""
-    return sorted(p for p in folder.iterdir() if ".part" in p.name) if folder.exists() else []
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import deep_merge, load_config
+from snakemake_runner import describe, job_stats, part_files, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -55,58 +56,11 @@ def write_config(path: Path, overrides: dict | None = None) -> Path:
     return path
 
 
-def snakemake(workdir, *args, configfile=TINY, env: dict | None = None, timeout: float = 300):
-    """Run Snakemake on the repository's Snakefile in `workdir`; stdout and stderr together in .output."""
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(SNAKEFILE),
-        "--directory", str(workdir),
-        "--cores", "2",
-        f"--configfile={configfile}",  # the = form: a bare --configfile would swallow targets
-        *map(str, args),
-    ]
-    full_env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
-    proc = subprocess.run(
-        cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
-    )
-    proc.output = proc.stdout
-    return proc
-
-
-def describe(proc) -> str:
-    """The tail of a run's output, for assertion messages."""
-    return f"exit {proc.returncode}; output:\n{proc.output[-6000:]}"
-
-
-def job_stats(output: str) -> dict[str, int]:
-    """The first 'Job stats' table of a Snakemake run: {rule: count} without the total; {} if none."""
-    lines = output.splitlines()
-    try:
-        start = lines.index("Job stats:")
-    except ValueError:
-        return {}
-    stats = {}
-    for line in lines[start + 3:]:  # skip the "job count" header and the dashes
-        fields = line.split()
-        if len(fields) != 2:
-            break
-        if fields[0] != "total":
-            stats[fields[0]] = int(fields[1])
-    return stats
-
-
 def rule_inputs(output: str, rule: str) -> list[str]:
     """The input files Snakemake printed for the (first) job of `rule`."""
     match = re.search(rf"^(?:local)?rule {re.escape(rule)}:\n\s+input: (.*)$", output, re.MULTILINE)
     assert match, f"no job of rule {rule} in the output"
     return [p.strip() for p in match.group(1).split(",")]
-
-
-def part_files(folder: Path) -> list[Path]:
-    """Temporary files left by atomic writes (crelens.atomic names them .<name>.<random>.part)."""
-    if not folder.exists():
-        return []
-    return sorted(p for p in folder.iterdir() if ".part" in p.name)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+"""Running Snakemake on the repository's workflow from tests, and reading what it printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+TINY = REPO / "tests/workflow/tiny.yaml"
+
+
+def snakemake(workdir, *args, configfile=TINY, env: dict | None = None, timeout: float = 300):
+    """Run Snakemake on the repository's Snakefile in `workdir`; stdout and stderr together in .output."""
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(SNAKEFILE),
+        "--directory", str(workdir),
+        "--cores", "2",
+        f"--configfile={configfile}",  # the = form: a bare --configfile would swallow targets
+        *map(str, args),
+    ]
+    full_env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
+    proc.output = proc.stdout
+    return proc
+
+
+def describe(proc) -> str:
+    """The tail of a run's output, for assertion messages."""
+    return f"exit {proc.returncode}; output:\n{proc.output[-6000:]}"
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """The first 'Job stats' table of a Snakemake run: {rule: count} without the total; {} if none."""
+    lines = output.splitlines()
+    try:
+        start = lines.index("Job stats:")
+    except ValueError:
+        return {}
+    stats = {}
+    for line in lines[start + 3:]:  # skip the "job count" header and the dashes
+        fields = line.split()
+        if len(fields) != 2:
+            break
+        if fields[0] != "total":
+            stats[fields[0]] = int(fields[1])
+    return stats
+
+
+def part_files(folder: Path) -> list[Path]:
+    """Temporary files left by atomic writes (crelens.atomic names them .<name>.<random>.part)."""
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.iterdir() if ".part" in p.name)
