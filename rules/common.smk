@@ -6,7 +6,7 @@ import yaml
 from crelens.config import check_config
 from crelens.errors import InputError
 from crelens.provenance import code_version, derive_seed
-from crelens.encoder import CACHE_TABLES
+from crelens.cache import CACHE_TABLES
 from crelens.simulate import OUTPUTS as SYNTHETIC_OUTPUTS, mpra_file
 
 try:

@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 
 FORMAT = "crelens-embedding-cache/1"
 
+# Which column of which data set table is cached under which name.
+CACHE_TABLES = {
+    "epi": ("epi", "sequence"),
+    "mpra": ("mpra", "sequence"),
+    "mpra_ood": ("mpra_ood", "sequence"),
+    "mpra_snv_ref": ("mpra_snv", "ref_sequence"),
+    "mpra_snv_alt": ("mpra_snv", "alt_sequence"),
+}
+
 # encode(sequences) -> float32 array (B, bins, dim) for the canonical strand, and the same for
 # the reverse complement; the cache does not know which model produced them.
 Encoder = Callable[[Sequence[str]], np.ndarray]

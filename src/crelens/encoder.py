@@ -28,14 +28,6 @@ from .tokenizer import CaduceusTokenizer
 
 log = logging.getLogger(__name__)
 
-# Which column of which data set table is cached under which name.
-CACHE_TABLES = {
-    "epi": ("epi", "sequence"),
-    "mpra": ("mpra", "sequence"),
-    "mpra_ood": ("mpra_ood", "sequence"),
-    "mpra_snv_ref": ("mpra_snv", "ref_sequence"),
-    "mpra_snv_alt": ("mpra_snv", "alt_sequence"),
-}
 
 
 def device() -> torch.device:
