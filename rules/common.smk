@@ -107,17 +107,6 @@ def jaspar_source():
     return [] if SYNTHETIC else [source_file("jaspar")]
 
 
-def truth_inputs():
-    """Truth files the data set rules annotate with (synthetic source only)."""
-    if not SYNTHETIC:
-        return {}
-    return {
-        "planted": synthetic_path("truth_motifs"),
-        "designed": synthetic_path("truth_designed"),
-        "variants": synthetic_path("truth_variants"),
-    }
-
-
 def dataset_targets():
     targets = [
         "results/datasets/epi.parquet",
