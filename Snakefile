@@ -15,6 +15,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/datasets.smk"
 include: "rules/encoder.smk"
+include: "rules/models.smk"
 
 
 rule all:

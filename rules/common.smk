@@ -67,6 +67,8 @@ UNPINNED_FILES = _alternatives(
 wildcard_constraints:
     cell=_alternatives(CELLS),
     table=_alternatives(CACHE_TABLES),
+    task=_alternatives(config["heads"]["tasks"]),
+    head=_alternatives(config["heads"]["kinds"]),
 
 
 def synthetic_path(key):
@@ -143,8 +145,16 @@ def encoder_targets():
     return targets
 
 
+def head_targets():
+    return [
+        f"results/models/{task}/head_{head}/metrics.json"
+        for task in config["heads"]["tasks"]
+        for head in config["heads"]["kinds"]
+    ]
+
+
 def default_targets():
-    return dataset_targets() + encoder_targets()
+    return dataset_targets() + encoder_targets() + head_targets()
 
 
 def mpra_inputs(wildcards):

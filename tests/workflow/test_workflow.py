@@ -40,6 +40,8 @@ DATASET_TARGETS = [
 TRUTH_TARGET = "results/datasets/truth_sites.parquet"
 CACHE_TABLES = ("epi", "mpra", "mpra_ood", "mpra_snv_ref", "mpra_snv_alt")
 ENCODER_TARGETS = [f"results/cache/{t}/manifest.json" for t in CACHE_TABLES] + ["results/encoder/loss_curve.png"]
+HEAD_KINDS = ("flatten", "sum", "mean", "max", "center", "mlp1024-dropout")
+HEAD_TARGETS = [f"results/models/{task}/head_{head}/metrics.json" for task in ("mpra", "epi") for head in HEAD_KINDS]
 DATA_RULES = {
     "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
 }
@@ -86,6 +88,7 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     stats = job_stats(proc.output)
     assert DATA_RULES | {"all", "pretrain_encoder", "cache_embeddings"} <= set(stats), stats
     assert stats.pop("cache_embeddings") == len(CACHE_TABLES)
+    assert stats.pop("train_head") == len(HEAD_TARGETS)
     assert all(count == 1 for count in stats.values()), stats
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
@@ -93,7 +96,7 @@ def test_dry_run_lists_the_data_rules(tmp_path):
 def test_full_run_produces_every_target(tiny_run):
     workdir, proc = tiny_run
     targets = rule_inputs(proc.output, "all")
-    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS)
+    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS)
     for target in targets:
         path = workdir / target
         assert path.is_file(), f"{target} missing"
@@ -168,8 +171,9 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", configfile=config)
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
-    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "all"}, describe(proc)
+    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head", "all"}, describe(proc)
     assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
+    assert stats["train_head"] == len(HEAD_KINDS)  # the EPI heads only
     assert "Params have changed" in proc.output
 
 
@@ -219,7 +223,7 @@ def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
     # epi_dataset, mpra_dataset and truth_sites fingerprint crelens.datasets; the summary follows them.
-    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "all"}, describe(proc)
+    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head", "all"}, describe(proc)
     assert "pretrain_encoder" not in stats
     assert "Params have changed" in proc.output
 
