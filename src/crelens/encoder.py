@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .atomic import atomic_path
 from .cache import sha256_file, write_cache
 from .errors import InputError
 from .io import Contigs, read_table, write_table
@@ -76,9 +76,8 @@ def download_encoder(repo_id: str, revision: str, out_folder, *, cache_dir=None,
         source = Path(snapshot) / name
         if not source.exists():
             raise InputError(snapshot, f"{repo_id}@{revision} has no {name}")
-        tmp = out_folder / f".{name}.part"
-        tmp.write_bytes(source.read_bytes())
-        os.replace(tmp, out_folder / name)
+        with atomic_path(out_folder / name) as tmp:
+            tmp.write_bytes(source.read_bytes())
     load_caduceus(out_folder)  # fails loudly on a key or shape mismatch
     return out_folder
 

@@ -241,21 +241,24 @@ def _pvalue_vector(pvalues) -> np.ndarray:
     return p
 
 
+def _adjusted(pvalues, step) -> np.ndarray:
+    """Apply `step(sorted_p, m)` to the non-NaN p-values; NaN entries stay NaN and are not counted."""
+    p = _pvalue_vector(pvalues)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if ok.size == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="mergesort")]
+    out[order] = np.minimum(step(p[order], ok.size), 1.0)
+    return out
+
+
 def holm(pvalues) -> np.ndarray:
     """Holm step-down adjusted p-values: family-wise error control without independence.
 
     NaN entries stay NaN and do not count towards the number of tests.
     """
-    p = _pvalue_vector(pvalues)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="mergesort")]
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    return _adjusted(pvalues, lambda p, m: np.maximum.accumulate((m - np.arange(m)) * p))
 
 
 def benjamini_hochberg(pvalues) -> np.ndarray:
@@ -263,13 +266,4 @@ def benjamini_hochberg(pvalues) -> np.ndarray:
 
     NaN entries stay NaN and do not count towards the number of tests.
     """
-    p = _pvalue_vector(pvalues)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="mergesort")]
-    scaled = p[order] * m / np.arange(1, m + 1)
-    out[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    return out
+    return _adjusted(pvalues, lambda p, m: np.minimum.accumulate((p * m / np.arange(1, m + 1))[::-1])[::-1])
