@@ -201,3 +201,23 @@ def test_strip_adaptors_nothing_between_is_kept():
 
 def test_strip_adaptors_custom():
     assert strip_adaptors("xxACGTyy", left="xx", right="yy") == "ACGT"
+
+
+def test_one_hot_strands_reverse_complement_is_double_flip():
+    from crelens.sequences import one_hot, one_hot_strands, reverse_complement
+
+    seqs = ["ACGTNAAC", "GGGTTTCA"]
+    x = one_hot_strands(seqs, dtype=np.float32)
+    assert x.shape == (2, 2, 4, 8)
+    for i, seq in enumerate(seqs):
+        np.testing.assert_array_equal(x[i, 0], one_hot(seq).T)
+        np.testing.assert_array_equal(x[i, 1], one_hot(reverse_complement(seq)).T)
+    assert x[0, 0, :, 4].sum() == 0  # N is all-zero on both strands
+    assert x[0, 1, :, 3].sum() == 0
+
+
+def test_one_hot_strands_rejects_mixed_lengths():
+    from crelens.sequences import one_hot_strands
+
+    with pytest.raises(ValueError, match="one length"):
+        one_hot_strands(["ACGT", "ACG"])

@@ -72,6 +72,26 @@ def one_hot(seq: str, dtype=np.float32) -> np.ndarray:
     return out[:, :4]
 
 
+def one_hot_strands(seqs, dtype=np.float16) -> np.ndarray:
+    """(n, 2, 4, L) one-hot of equal-length sequences: [canonical, reverse complement], channel-first.
+
+    Channel-first (4, L) is the layout of Basset-style CNNs (Malinois) and the attention
+    baselines; axis 1 is the strand axis the training loop expects. In A, C, G, T order the
+    reverse complement of a one-hot matrix is the matrix flipped along both axes, so the second
+    strand costs no second encoding (and N, all-zero, stays all-zero).
+    """
+    seqs = list(seqs)
+    lengths = {len(s) for s in seqs}
+    if len(lengths) > 1:
+        raise ValueError(f"sequences must have one length, got lengths {sorted(lengths)[:5]}")
+    length = lengths.pop() if lengths else 0
+    out = np.zeros((len(seqs), 2, 4, length), dtype=dtype)
+    for i, seq in enumerate(seqs):
+        out[i, 0] = one_hot(seq, dtype).T
+    out[:, 1] = out[:, 0, ::-1, ::-1]
+    return out
+
+
 def mpra_construct(insert: str, length: int) -> str:
     """Insert padded with the MPRA flanks to `length` nt, as Malinois builds its input.
 
