@@ -57,3 +57,78 @@ def test_cache_of_another_table_is_refused(mpra):
     with pytest.raises(InputError, match="cache rows do not match"):
         fit_head("mpra", "mean", mpra / "reordered.parquet", mpra / "cache/manifest.json", ["K562"], SETTINGS, 0,
                  mpra / "w.safetensors", mpra / "m.json", mpra / "c.tsv")
+
+
+SCRATCH = {"batch_size": 16, "max_epochs": 2, "patience": 2,
+           "malinois": {"lr": 0.0032658700881052086, "betas": [0.8661062881299633, 0.879223105336538],
+                        "weight_decay": 0.0003438210249762151, "amsgrad": True, "batch_size": 8, "loss": "l1_kl_mixed"},
+           "attention": {"d_model": 8, "n_heads": 2, "kernel": 5, "dropout": 0.0, "lr": 3e-3, "weight_decay": 0.0},
+           "joint": {"trunk_lr_scale": 0.3}}
+
+
+def sequence_tables(tmp_path, length, n=48):
+    """MPRA and EPI tables of random sequences; activity counts a planted GATA, classes differ in GC."""
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGT"), size=length)) for _ in range(n)]
+    split = np.where(np.arange(n) % 4 == 0, "val", np.where(np.arange(n) % 6 == 1, "test", "train"))
+    mpra = pd.DataFrame({"seq_id": [f"m{i}" for i in range(n)], "split": split, "sequence": seqs,
+                         "K562": [s.count("GATA") + 0.1 * i % 3 for i, s in enumerate(seqs)],
+                         "HepG2": [s.count("CC") * 0.2 for s in seqs]})
+    labels = np.arange(n) % 3
+    epi = pd.DataFrame({"seq_id": [f"e{i}" for i in range(n)], "split": split, "sequence": seqs, "label_id": labels,
+                        "label": np.array(["enhancer", "promoter", "intergenic"])[labels], "weight": 1.0})
+    write_table(mpra, tmp_path / "mpra.parquet")
+    write_table(epi, tmp_path / "epi.parquet")
+    return tmp_path / "mpra.parquet", tmp_path / "epi.parquet"
+
+
+@pytest.mark.parametrize("name", ["attention", "sparse_attention_10"])
+def test_fit_scratch_attention_models(tmp_path, name):
+    from crelens.fit import fit_scratch
+    from crelens.models.registry import load_model
+
+    mpra, _ = sequence_tables(tmp_path, 40)
+    out = tmp_path / name
+    metrics = fit_scratch("mpra", name, mpra, ["K562", "HepG2"], SCRATCH, 0, out / "best.safetensors",
+                          out / "metrics.json", out / "curve.tsv")
+    assert metrics["model"] == name and metrics["parameters"] > 0 and metrics["flops_per_sequence"] > 0
+    model, spec = load_model(out / "best.safetensors")
+    assert spec["length"] == 40 and spec["outputs"] == 2 and spec["options"]["d_model"] == 8
+
+
+def test_fit_scratch_malinois_one_epoch(tmp_path):
+    from crelens.fit import fit_scratch
+
+    _, epi = sequence_tables(tmp_path, 600, n=24)
+    settings = {**SCRATCH, "max_epochs": 1}
+    out = tmp_path / "malinois"
+    metrics = fit_scratch("epi", "malinois", epi, ["K562"], settings, 0, out / "best.safetensors",
+                          out / "metrics.json", out / "curve.tsv")
+    assert metrics["parameters"] == 4_107_183 and metrics["epochs_run"] == 1
+
+
+def test_fit_scratch_rejects_unequal_lengths(tmp_path):
+    from crelens.fit import fit_scratch
+
+    mpra, _ = sequence_tables(tmp_path, 40)
+    table = pd.read_parquet(mpra)
+    table.loc[3, "sequence"] = "ACGT"
+    write_table(table, mpra)
+    with pytest.raises(InputError, match="one length"):
+        fit_scratch("mpra", "attention", mpra, ["K562"], SCRATCH, 0, tmp_path / "w.safetensors", tmp_path / "m.json",
+                    tmp_path / "c.tsv")
+
+
+def test_fit_joint_trains_both_tasks_with_differential_lrs(tmp_path):
+    from crelens.fit import fit_joint
+    from crelens.models.registry import load_model
+
+    mpra, epi = sequence_tables(tmp_path, 40)
+    out = tmp_path / "joint"
+    metrics = fit_joint(mpra, epi, ["K562", "HepG2"], SCRATCH, 0, out / "best.safetensors", out / "metrics.json",
+                        out / "curve.tsv")
+    assert metrics["tasks"] == ["mpra", "epi"]
+    curve = pd.read_csv(out / "curve.tsv", sep="\t")
+    assert {"val_0", "val_1"} <= set(curve.columns)
+    model, spec = load_model(out / "best.safetensors")
+    assert spec["outputs"] == {"mpra": 2, "epi": 3}

@@ -27,7 +27,7 @@ def test_output_shape(kind, bins):
 
 
 def test_head_kinds_complete():
-    assert set(HEAD_KINDS) == {"flatten", "sum", "mean", "max", "center", "mlp1024-dropout"}
+    assert set(HEAD_KINDS) == {"flatten", "sum", "mean", "max", "center", "mlp1024"}
     with pytest.raises(ValueError):
         build_head("attention", BINS, DIM, OUT)
 
@@ -45,10 +45,10 @@ def test_parameter_counts_match_formula():
     for pooled in ("sum", "mean", "max", "center"):
         assert n_params(build_head(pooled, BINS, DIM, OUT)) == norm + (DIM * 512 + 512) + (512 * 512 + 512) + (512 * OUT + OUT)
     mlp = norm + (DIM * 1024 + 1024) + (1024 * OUT + OUT)
-    assert n_params(build_head("mlp1024-dropout", BINS, DIM, OUT)) == mlp
+    assert n_params(build_head("mlp1024", BINS, DIM, OUT)) == mlp
 
 
-@pytest.mark.parametrize("kind", ["sum", "mean", "max", "mlp1024-dropout"])
+@pytest.mark.parametrize("kind", ["sum", "mean", "max", "mlp1024"])
 def test_order_free_pooling_is_invariant_to_bin_reversal(kind):
     torch.manual_seed(0)
     head = build_head(kind, BINS, DIM, OUT).eval()
@@ -88,7 +88,7 @@ def test_center_even_bins_is_mean_of_two_middle():
 
 def test_dropout_only_in_training_mode():
     torch.manual_seed(0)
-    head = build_head("mlp1024-dropout", BINS, DIM, OUT, dropout=0.5)
+    head = build_head("mlp1024", BINS, DIM, OUT, dropout=0.5)
     x = features()
     head.eval()
     torch.testing.assert_close(head(x), head(x))

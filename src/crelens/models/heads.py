@@ -3,8 +3,8 @@
 Why: the encoder stays frozen (its features are cached once, see `crelens.cache`), so all that is
 trained per task is a small head. The Boda-style heads are `LayerNorm(dim) → pool → 512 → 512 →
 out` with ReLU in between; they differ only in how bins are pooled, which is the comparison of
-interest (does position matter, or only the bag of bins?). `mlp1024-dropout` is a wider, regularised
-single-hidden-layer baseline over mean-pooled features.
+interest (does position matter, or only the bag of bins?). `mlp1024` (the seed comparison's
+"mlp1024-dropout") is a wider, regularised single-hidden-layer baseline over mean-pooled features.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 POOLINGS = ("flatten", "sum", "mean", "max", "center")
-HEAD_KINDS = POOLINGS + ("mlp1024-dropout",)
+HEAD_KINDS = POOLINGS + ("mlp1024",)
 HIDDEN = 512
 
 
@@ -109,11 +109,11 @@ def _check_input(x: torch.Tensor, bins: int, dim: int) -> None:
 def build_head(kind: str, bins: int, dim: int, n_outputs: int, dropout: float = 0.1) -> nn.Module:
     """Head of `kind` (one of `HEAD_KINDS`) mapping (B, bins, dim) features to (B, n_outputs).
 
-    `dropout` only affects `mlp1024-dropout`. Outputs are raw: regression values, or class logits.
+    `dropout` only affects `mlp1024`. Outputs are raw: regression values, or class logits.
     """
     if n_outputs < 1:
         raise ValueError(f"n_outputs must be positive, got {n_outputs}")
-    if kind == "mlp1024-dropout":
+    if kind == "mlp1024":
         return MLPDropoutHead(bins, dim, n_outputs, dropout)
     if kind in POOLINGS:
         return AdapterHead(kind, bins, dim, n_outputs)

@@ -1,0 +1,108 @@
+"""Every trainable model of the comparison by name, and one self-describing checkpoint format.
+
+Why: training, evaluation and attribution must rebuild exactly the model that was trained from
+its checkpoint alone. A checkpoint is a safetensors file whose metadata holds the model's *spec*
+(name, output counts, constructor options) as JSON, so `load_model(path)` needs nothing else
+and a checkpoint of another architecture fails with a message naming the keys that differ.
+
+Names (as in the comparison table): `head_<kind>` for adapter heads on the frozen-encoder
+cache (kinds of `crelens.models.heads`), `malinois`, `attention`, `sparse_attention_<pct>`
+(keep the top <pct>% positions), and `joint` (one model for both tasks).
+"""
+
+from __future__ import annotations
+
+import json
+
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from ..atomic import atomic_path
+from ..errors import InputError
+from .attention import AttentionModel, JointModel, SparseAttentionModel
+from .heads import HEAD_KINDS, build_head
+from .malinois import Malinois
+
+HEAD_MODELS = {f"head_{kind}": kind for kind in HEAD_KINDS}
+SPARSE_SHARES = {"sparse_attention_5": 0.05, "sparse_attention_10": 0.10, "sparse_attention_20": 0.20}
+SCRATCH_MODELS = ("malinois", "attention", *SPARSE_SHARES)
+JOINT = "joint"
+MODEL_NAMES = (*HEAD_MODELS, *SCRATCH_MODELS, JOINT)
+SPEC_KEY = "crelens_model"
+
+
+def is_head(name: str) -> bool:
+    return name in HEAD_MODELS
+
+
+def build_model(spec: dict) -> nn.Module:
+    """A freshly initialised model from its spec.
+
+    spec: {"model": name, "outputs": int (or {task: int} for joint), plus for heads "bins",
+    "dim", "dropout"; for one-hot models "length" and "options" (constructor keywords)}.
+    """
+    name = spec.get("model")
+    options = dict(spec.get("options", {}))
+    if name in HEAD_MODELS:
+        return build_head(HEAD_MODELS[name], spec["bins"], spec["dim"], spec["outputs"], dropout=spec.get("dropout", 0.1))
+    if name == "malinois":
+        if spec["length"] != 600:
+            raise ValueError(f"Malinois takes 600-bp inputs, got length {spec['length']}")
+        return Malinois(n_outputs=spec["outputs"])
+    if name == "attention":
+        return AttentionModel(spec["outputs"], length=spec["length"], **options)
+    if name in SPARSE_SHARES:
+        return SparseAttentionModel(spec["outputs"], SPARSE_SHARES[name], length=spec["length"], **options)
+    if name == JOINT:
+        return JointModel(dict(spec["outputs"]), length=spec["length"], **options)
+    raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
+
+
+def save_model(model: nn.Module, spec: dict, path) -> None:
+    """Weights + spec in one safetensors file, written atomically."""
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(state, str(tmp), metadata={SPEC_KEY: json.dumps(spec, sort_keys=True)})
+
+
+def read_spec(path) -> dict:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except FileNotFoundError:
+        raise InputError(path, "checkpoint not found") from None
+    except Exception as exc:  # safetensors raises its own error types for a bad header
+        raise InputError(path, f"not a readable safetensors checkpoint ({exc})") from None
+    if SPEC_KEY not in metadata:
+        raise InputError(path, f"no '{SPEC_KEY}' entry in the safetensors metadata: not a crelens model checkpoint")
+    return json.loads(metadata[SPEC_KEY])
+
+
+def load_model(path) -> tuple[nn.Module, dict]:
+    """(model in eval mode, spec) from a checkpoint written by `save_model`; strict key check."""
+    spec = read_spec(path)
+    model = build_model(spec)
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise InputError(path, f"checkpoint does not match model {spec['model']!r}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    wrong = [k for k in expected if tuple(expected[k].shape) != tuple(state[k].shape)]
+    if wrong:
+        raise InputError(path, f"shape mismatch for {wrong[:5]} (e.g. {wrong[0]}: checkpoint "
+                               f"{tuple(state[wrong[0]].shape)}, model {tuple(expected[wrong[0]].shape)})")
+    model.load_state_dict(state)
+    return model.eval(), spec
+
+
+def count_parameters(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def task_view(model: nn.Module, task: str) -> nn.Module:
+    """The single-task face of a model (a joint model's task view; any other model itself)."""
+    return model.for_task(task) if isinstance(model, JointModel) else model
