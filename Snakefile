@@ -16,6 +16,7 @@ include: "rules/data.smk"
 include: "rules/datasets.smk"
 include: "rules/encoder.smk"
 include: "rules/models.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -7,6 +7,8 @@ from crelens.config import check_config
 from crelens.errors import InputError
 from crelens.provenance import code_version, derive_seed
 from crelens.cache import CACHE_TABLES
+from crelens.evaluation import NOISE_CEILING, TASK_TABLES
+from crelens.models.registry import HEAD_MODELS, JOINT, MODEL_NAMES, SCRATCH_MODELS
 from crelens.simulate import OUTPUTS as SYNTHETIC_OUTPUTS, mpra_file
 
 try:
@@ -69,6 +71,8 @@ wildcard_constraints:
     table=_alternatives(CACHE_TABLES),
     task=_alternatives(config["heads"]["tasks"]),
     head=_alternatives(config["heads"]["kinds"]),
+    scratch=_alternatives(SCRATCH_MODELS),
+    model=_alternatives(MODEL_NAMES),
 
 
 def synthetic_path(key):
@@ -153,8 +157,94 @@ def head_targets():
     ]
 
 
+TASKS = config["heads"]["tasks"]
+
+
+def task_models(task):
+    """Every model of the comparison trained for `task`: heads, then baselines."""
+    models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
+    for name in config["baselines"]["models"]:
+        if name != JOINT or set(TASKS) >= {"mpra", "epi"}:  # joint needs both tasks
+            models.append(name)
+    return models
+
+
+def model_file(task, model, name):
+    """A file of a trained model's folder (the joint model has one folder for both tasks)."""
+    if model == JOINT:
+        return f"results/models/joint/{name}"
+    return f"results/models/{task}/{model}/{name}"
+
+
+def evaluation_tables(task):
+    """{table name: path} of the data set tables that `task`'s test sets come from."""
+    names = dict.fromkeys(CACHE_TABLES[key][0] for key in TASK_TABLES[task])
+    return {name: f"results/datasets/{name}.parquet" for name in names}
+
+
+def evaluation_caches(task, model):
+    """{cache key: manifest} a head reads its test-set features from (none for other models)."""
+    if model not in HEAD_MODELS:
+        return {}
+    return {key: f"results/cache/{key}/manifest.json" for key in TASK_TABLES[task]}
+
+
+def evaluate_inputs(wildcards):
+    inputs = {
+        "weights": model_file(wildcards.task, wildcards.model, "best.safetensors")
+    }
+    inputs.update(
+        {f"table_{n}": p for n, p in evaluation_tables(wildcards.task).items()}
+    )
+    inputs.update(
+        {
+            f"cache_{k}": p
+            for k, p in evaluation_caches(wildcards.task, wildcards.model).items()
+        }
+    )
+    if SYNTHETIC and wildcards.model not in HEAD_MODELS:
+        inputs["sites"] = "results/datasets/truth_sites.parquet"
+    return inputs
+
+
+def evaluation_targets(kind):
+    """metrics.tsv / predictions.parquet of every evaluated model (+ the noise ceiling)."""
+    files = {
+        f"{task}/{model}": f"results/evaluation/{task}/{model}/{kind}"
+        for task in TASKS
+        for model in task_models(task)
+    }
+    if SYNTHETIC and "mpra" in TASKS:
+        files[f"mpra/{NOISE_CEILING}"] = (
+            f"results/evaluation/mpra/{NOISE_CEILING}/{kind}"
+        )
+    return files
+
+
+def trained_model_files(name):
+    """{"task/model": file} of every trained model (joint listed under each of its tasks)."""
+    return {
+        f"{task}/{model}": model_file(task, model, name)
+        for task in TASKS
+        for model in task_models(task)
+    }
+
+
+def report_inputs(wildcards):
+    files = []
+    for kind in ("metrics.tsv", "predictions.parquet"):
+        files += evaluation_targets(kind).values()
+    for name in ("metrics.json", "curve.tsv"):
+        files += trained_model_files(name).values()
+    return sorted(set(files))
+
+
+def report_targets():
+    return ["results/reports/comparison.tsv", "results/reports/comparison.md"]
+
+
 def default_targets():
-    return dataset_targets() + encoder_targets() + head_targets()
+    return dataset_targets() + encoder_targets() + head_targets() + report_targets()
 
 
 def mpra_inputs(wildcards):

@@ -40,8 +40,12 @@ DATASET_TARGETS = [
 TRUTH_TARGET = "results/datasets/truth_sites.parquet"
 CACHE_TABLES = ("epi", "mpra", "mpra_ood", "mpra_snv_ref", "mpra_snv_alt")
 ENCODER_TARGETS = [f"results/cache/{t}/manifest.json" for t in CACHE_TABLES] + ["results/encoder/loss_curve.png"]
-HEAD_KINDS = ("flatten", "sum", "mean", "max", "center", "mlp1024-dropout")
+HEAD_KINDS = ("flatten", "sum", "mean", "max", "center", "mlp1024")
 HEAD_TARGETS = [f"results/models/{task}/head_{head}/metrics.json" for task in ("mpra", "epi") for head in HEAD_KINDS]
+SCRATCH_MODELS = ("malinois", "attention", "sparse_attention_5", "sparse_attention_10", "sparse_attention_20")
+MODELS = [f"head_{kind}" for kind in HEAD_KINDS] + list(SCRATCH_MODELS) + ["joint"]
+REPORT_TARGETS = ["results/reports/comparison.tsv", "results/reports/comparison.md"]
+REPORT_FIGURES = [f"results/reports/figures/{name}.png" for name in ("comparison_bars", "mpra_scatter", "training_curves", "epi_confusion")]
 DATA_RULES = {
     "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
 }
@@ -89,6 +93,9 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     assert DATA_RULES | {"all", "pretrain_encoder", "cache_embeddings"} <= set(stats), stats
     assert stats.pop("cache_embeddings") == len(CACHE_TABLES)
     assert stats.pop("train_head") == len(HEAD_TARGETS)
+    assert stats.pop("train_scratch") == 2 * len(SCRATCH_MODELS)
+    assert stats.pop("evaluate") == 2 * len(MODELS)
+    assert {"train_joint", "evaluate_noise_ceiling", "compare_models"} <= set(stats)
     assert all(count == 1 for count in stats.values()), stats
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
@@ -96,7 +103,7 @@ def test_dry_run_lists_the_data_rules(tmp_path):
 def test_full_run_produces_every_target(tiny_run):
     workdir, proc = tiny_run
     targets = rule_inputs(proc.output, "all")
-    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS)
+    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(REPORT_TARGETS)
     for target in targets:
         path = workdir / target
         assert path.is_file(), f"{target} missing"
@@ -129,6 +136,32 @@ def test_encoder_checkpoint_and_caches_are_usable(tiny_run):
         assert rows.dtype.name == "float16" and (rows == rows).all()
 
 
+def test_comparison_report_has_every_model_and_the_noise_ceiling(tiny_run):
+    workdir, _ = tiny_run
+    table = pd.read_csv(workdir / "results/reports/comparison.tsv", sep="\t")
+    assert list(table.columns) == ["model", "task", "test_set", "metric", "value", "ci_low", "ci_high"]
+    assert set(table.model) == set(MODELS) | {"noise_ceiling"}
+    assert set(table[table.task == "mpra"].test_set) == {"id", "snv", "ood"}
+    assert set(table[table.task == "epi"].test_set) == {"id"}
+    for model in MODELS:
+        for task, metric in (("mpra", "pearson_mean"), ("epi", "accuracy")):
+            rows = table[(table.model == model) & (table.task == task) & (table.metric == metric)]
+            assert len(rows) == (3 if task == "mpra" else 1), (model, task)
+    ceiling = table[(table.model == "noise_ceiling") & (table.metric == "pearson_mean") & (table.test_set == "id")]
+    assert float(ceiling.value.iloc[0]) > 0.8
+    defined = table.dropna(subset=["ci_low", "ci_high"])
+    assert (defined.ci_low <= defined.value + 1e-9).all() and (defined.value <= defined.ci_high + 1e-9).all()
+    hits = table[table.metric == "attention_motif_hit_rate"]
+    assert {"attention", "sparse_attention_5", "joint"} <= set(hits.model)
+    paired = pd.read_csv(workdir / "results/reports/paired_tests.tsv", sep="\t")
+    assert {"best", "model", "delta", "pvalue", "pvalue_holm"} <= set(paired.columns)
+    models = pd.read_csv(workdir / "results/reports/models.tsv", sep="\t")
+    assert int(models[models.model == "malinois"].parameters.iloc[0]) == 4_107_183
+    assert "| model |" in (workdir / "results/reports/comparison.md").read_text()
+    for figure in REPORT_FIGURES:
+        assert (workdir / figure).read_bytes()[:8] == PNG_MAGIC, figure
+
+
 def test_immediate_rerun_has_nothing_to_do(tiny_run):
     proc = snakemake(tiny_run[0], "-n")
     assert proc.returncode == 0, describe(proc)
@@ -146,7 +179,7 @@ def test_forcerun_one_rule_reruns_only_that_job(tiny_run):
 def test_same_seed_is_byte_identical_other_seed_differs(tiny_run, tmp_path):
     first = tiny_run[0]
     second = tmp_path / "second"
-    proc = snakemake(second)
+    proc = snakemake(second, *DATASET_TARGETS, TRUTH_TARGET)
     assert proc.returncode == 0, describe(proc)
     compared = sorted(p.relative_to(first) for p in (first / "results/datasets").glob("*.parquet"))
     compared += [
@@ -171,9 +204,13 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", configfile=config)
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
-    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head", "all"}, describe(proc)
+    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
+                          "train_scratch", "train_joint", "evaluate", "compare_models", "all"}, describe(proc)
     assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
     assert stats["train_head"] == len(HEAD_KINDS)  # the EPI heads only
+    assert stats["train_scratch"] == len(SCRATCH_MODELS)  # the EPI baselines only
+    # every EPI model; on the MPRA side only models scored against the (changed) truth sites
+    assert stats["evaluate"] == len(MODELS) + len(SCRATCH_MODELS) + 1
     assert "Params have changed" in proc.output
 
 
@@ -223,7 +260,8 @@ def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
     # epi_dataset, mpra_dataset and truth_sites fingerprint crelens.datasets; the summary follows them.
-    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head", "all"}, describe(proc)
+    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
+                          "train_scratch", "train_joint", "evaluate", "evaluate_noise_ceiling", "compare_models", "all"}, describe(proc)
     assert "pretrain_encoder" not in stats
     assert "Params have changed" in proc.output
 
