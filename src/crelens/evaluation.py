@@ -23,6 +23,7 @@ paired bootstrap on the same sequences, Holm-corrected within each test set.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -46,6 +47,8 @@ from .io import read_table, write_table
 from .models.registry import is_head, load_model, task_view
 from .sequences import one_hot_strands
 from .training import predict
+
+log = logging.getLogger(__name__)
 
 MPRA_TEST_SETS = ("id", "snv", "ood")
 EPI_TEST_SETS = ("id",)
@@ -331,6 +334,9 @@ def _load_tables(task: str, table_paths: dict) -> dict:
 
 
 def _write(predictions: pd.DataFrame, metrics: pd.DataFrame, predictions_out, metrics_out) -> None:
+    for row in metrics[metrics.metric.isin(["pearson_mean", "accuracy", "macro_auroc", "attention_motif_enrichment"])].itertuples():
+        log.info("%s %s/%s %s = %.4f [%.4f, %.4f]", row.model, row.task, row.test_set, row.metric, row.value,
+                 row.ci_low, row.ci_high)
     write_table(predictions, predictions_out)
     write_table(metrics[METRIC_COLUMNS], metrics_out)
 

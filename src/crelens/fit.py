@@ -75,6 +75,12 @@ def _write_outputs(model, spec: dict, result, metrics: dict, weights_out, metric
     return metrics
 
 
+def _announce(spec: dict, model, n_train: int, n_val: int) -> None:
+    log.info("training %s for %s: %s parameters, %d training and %d validation rows, %d threads",
+             spec["model"], spec.get("task", "mpra + epi"), f"{count_parameters(model):,}", n_train, n_val,
+             torch.get_num_threads())
+
+
 def _flops(model, example: torch.Tensor, **kwargs) -> int:
     model.eval()
     return int(count_flops(model, example, **kwargs))
@@ -99,6 +105,7 @@ def fit_head(task: str, kind: str, table_path, manifest_path, cells: list[str], 
             "dropout": settings["dropout"]}
     torch.manual_seed(seed)
     model = build_model(spec)
+    _announce(spec, model, len(train), len(val))
     started = time.perf_counter()
     result = train_model(
         model, cache.rows(train), y[train], cache.rows(val), y[val], task=TASKS[task],
@@ -163,6 +170,7 @@ def fit_scratch(task: str, name: str, table_path, cells: list[str], settings: di
     model = build_model(spec)
     loss = settings["malinois"]["loss"] if name == "malinois" and TASKS[task] == "regression" else None
     batch_size = settings["malinois"]["batch_size"] if name == "malinois" else settings["batch_size"]
+    _announce(spec, model, len(train), len(val))
     started = time.perf_counter()
     result = train_model(
         model, x[train], y[train], x[val], y[val], task=TASKS[task], loss=loss, strands="random",
@@ -201,6 +209,7 @@ def fit_joint(mpra_path, epi_path, cells: list[str], settings: dict, seed: int,
         tasks.append(TaskData(model.for_task(task), x[train], y[train], x[val], y[val], TASKS[task],
                               sample_weight=None if weight is None else weight[train]))
     lr, scale = settings["attention"]["lr"], settings["joint"]["trunk_lr_scale"]
+    _announce(spec, model, sum(t.n for t in tasks), sum(t.inputs_val.shape[0] for t in tasks))
     started = time.perf_counter()
     result = train_tasks(
         model, tasks, strands="random",
