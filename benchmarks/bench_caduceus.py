@@ -1,15 +1,23 @@
 """Encoder benchmark: measured side by side in one run, printed as ratios; JSON on the last line.
 
-  python benchmarks/encoder.py [--reps 3] [--scan-batches 4,8] [--batch 8] [--length 600]
+  python benchmarks/bench_caduceus.py [--reps 3] [--scan-batches 4,8] [--batch 8] [--length 600]
+                                      [--sections scan,encoder,cache_write]
 
-- selective scan: chunked `selective_scan` vs the per-step definition `selective_scan_sequential`
-  (L=600, D=512, N=16 — one direction of one layer of the published d_model=256 model), time
-  and speed-up, plus their maximum relative difference;
+  (`--sections scan` runs the selective-scan comparison alone, in about a minute.)
+
+- selective scan, L=600, D=512, N=16 (one direction of one layer of the published d_model=256
+  model; inputs in the layout the mixer passes them: transposed views of (B, L, ·) tensors):
+  the per-step definition `selective_scan_sequential` ("loop"), the pure-PyTorch chunked
+  implementation (CRELENS_SCAN_KERNEL=torch) and the fused numba kernel (=fused, the default),
+  forward (inference) and forward+backward (gradients of u, Δ, A, B, C, D, as in masked-LM
+  training), with their speed-ups over the loop and their maximum relative difference from it;
+  the first fused call (numba import and compile, or load from its on-disk cache) is timed too;
 - encoder: sequences per second of the published 7.7M-parameter PS configuration
   (d_model 256, 16 layers, rcps) on this machine's CPU, torch.inference_mode, random weights.
 
-Timings are the minimum over `--reps` runs after one warm-up (the machine is shared; the minimum
-is the least disturbed run); medians are printed too.
+Timings are the minimum over `--reps` runs after one warm-up, the implementations interleaved
+rep by rep (the machine is shared; the minimum is the least disturbed run); medians are printed
+too.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from crelens.models import scan
 from crelens.models.caduceus import CaduceusConfig, CaduceusForMaskedLM, count_parameters
 from crelens.models.scan import selective_scan, selective_scan_sequential
 
@@ -39,41 +48,109 @@ def timed(fn, reps: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
+def timed_interleaved(fns: dict, reps: dict) -> dict:
+    """{name: (min, median)} wall seconds, one warm-up each, then the functions in turn per rep
+    (`reps[name]` runs of each), so that a disturbance hits all of them alike."""
+    times = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for rep in range(max(reps.values())):
+        for name, fn in fns.items():
+            if rep < reps[name]:
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: (min(t), statistics.median(t)) for name, t in times.items()}
+
+
 def scan_inputs(batch: int, dim: int, length: int, n_state: int):
-    """Magnitudes of a trained Mamba: Δ = softplus(N(-4, 1)), A = -(1..N)."""
+    """Magnitudes of a trained Mamba: Δ = softplus(N(-4, 1)), A = -(1..N); u, Δ, B, C are
+    transposed views of (batch, length, ·) tensors, as the mixer passes them."""
     g = torch.Generator().manual_seed(0)
-    u = torch.randn(batch, dim, length, generator=g)
-    delta = F.softplus(torch.randn(batch, dim, length, generator=g) - 4)
+    u = torch.randn(batch, length, dim, generator=g).transpose(1, 2)
+    delta = F.softplus(torch.randn(batch, length, dim, generator=g) - 4).transpose(1, 2)
     A = -torch.arange(1, n_state + 1, dtype=torch.float32).repeat(dim, 1)
-    B = torch.randn(batch, n_state, length, generator=g)
-    C = torch.randn(batch, n_state, length, generator=g)
+    B = torch.randn(batch, length, n_state, generator=g).transpose(1, 2)
+    C = torch.randn(batch, length, n_state, generator=g).transpose(1, 2)
     return u, delta, A, B, C, torch.ones(dim)
 
 
+def _with_kernel(name: str, fn):
+    """fn run with scan.KERNEL = name (the loop ignores it)."""
+
+    def run(*args):
+        previous, scan.KERNEL = scan.KERNEL, name
+        try:
+            return fn(*args)
+        finally:
+            scan.KERNEL = previous
+
+    return run
+
+
+def _rel(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    return float((actual - expected).abs().max() / expected.abs().max())
+
+
 def bench_scan(args) -> dict:
-    results = {}
+    paths = {"loop": selective_scan_sequential, "torch": _with_kernel("torch", selective_scan)}
+    first_call_s = None
+    if scan._fused_kernels() is not None:
+        paths["fused"] = _with_kernel("fused", selective_scan)
+        tiny = [t.requires_grad_() for t in scan_inputs(1, 16, 8, 4)]
+        start = time.perf_counter()  # compile or cache load of the float32 forward and backward kernels
+        paths["fused"](*tiny).sum().backward()
+        first_call_s = time.perf_counter() - start
+        print(f"fused kernel: first call (forward+backward, float32) {first_call_s:.2f} s (numba compile or cache load)")
+    else:
+        print(f"fused kernel unavailable ({scan._FUSED_ERROR!r}); comparing the loop and the chunked path")
+    results = {"kernel_first_call_s": first_call_s}
     for batch in args.scan_batches:
         inputs = scan_inputs(batch, 512, args.length, 16)
         with torch.inference_mode():
-            seq_min, seq_med = timed(lambda: selective_scan_sequential(*inputs), args.reps)
-            fast_min, fast_med = timed(lambda: selective_scan(*inputs), args.reps)
+            forward = timed_interleaved(
+                {name: (lambda fn=fn, x=inputs: fn(*x)) for name, fn in paths.items()}, dict.fromkeys(paths, args.reps)
+            )
             reference = selective_scan_sequential(*inputs)
-            rel_diff = float((selective_scan(*inputs) - reference).abs().max() / reference.abs().max())
-        key = f"B{batch}"
-        results[key] = {
-            "shape": {"batch": batch, "d_inner": 512, "length": args.length, "d_state": 16},
-            "sequential_s": seq_min,
-            "chunked_s": fast_min,
-            "speedup": seq_min / fast_min,
-            "sequential_median_s": seq_med,
-            "chunked_median_s": fast_med,
-            "max_rel_diff": rel_diff,
-        }
-        print(
-            f"scan L={args.length} D=512 N=16 B={batch}: per-step loop {seq_min * 1e3:7.1f} ms "
-            f"(median {seq_med * 1e3:.1f}), chunked {fast_min * 1e3:6.1f} ms (median {fast_med * 1e3:.1f}) "
-            f"-> {seq_min / fast_min:.2f}x; max rel diff {rel_diff:.1e}"
+            forward_err = {name: _rel(paths[name](*inputs), reference) for name in paths if name != "loop"}
+
+        leaves = [t.detach().clone().requires_grad_() for t in inputs]
+        g = torch.Generator().manual_seed(1)  # the gradient of y in the mixer's layout too (of a transposed view)
+        grad_y = torch.randn(batch, args.length, 512, generator=g).transpose(1, 2)
+
+        def forward_backward(fn, leaves=leaves, grad_y=grad_y):
+            return torch.autograd.grad(fn(*leaves), leaves, grad_y)
+
+        backward = timed_interleaved(
+            {name: (lambda fn=fn: forward_backward(fn)) for name, fn in paths.items()},
+            {name: (max(1, args.reps - 1) if name == "loop" else args.reps) for name in paths},
         )
+        grads_ref = forward_backward(selective_scan_sequential)
+        backward_err = {
+            name: max(_rel(a, e) for a, e in zip(forward_backward(paths[name]), grads_ref)) for name in paths if name != "loop"
+        }
+        key = f"B{batch}"
+        entry = {"shape": {"batch": batch, "d_inner": 512, "length": args.length, "d_state": 16}}
+        for name in paths:
+            entry[f"{name}_forward_s"], entry[f"{name}_forward_median_s"] = forward[name]
+            entry[f"{name}_forward_backward_s"], entry[f"{name}_forward_backward_median_s"] = backward[name]
+            if name != "loop":
+                entry[f"{name}_forward_speedup"] = forward["loop"][0] / forward[name][0]
+                entry[f"{name}_forward_backward_speedup"] = backward["loop"][0] / backward[name][0]
+                entry[f"{name}_max_rel_diff"] = forward_err[name]
+                entry[f"{name}_grad_max_rel_diff"] = backward_err[name]
+        results[key] = entry
+        shape = f"L={args.length} D=512 N=16 B={batch}"
+        for label, timing in (("forward", forward), ("fwd+bwd", backward)):
+            print(f"scan {shape} {label:8s}: " + ", ".join(
+                f"{name} {timing[name][0] * 1e3:7.1f} ms (median {timing[name][1] * 1e3:.1f})" for name in paths))
+        for name in paths:
+            if name != "loop":
+                print(
+                    f"scan {shape} {name:5s} vs loop: forward {entry[f'{name}_forward_speedup']:.1f}x, "
+                    f"fwd+bwd {entry[f'{name}_forward_backward_speedup']:.1f}x; max rel diff "
+                    f"{forward_err[name]:.1e} (gradients {backward_err[name]:.1e})"
+                )
     return results
 
 
@@ -142,6 +219,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--scan-batches", type=lambda s: [int(x) for x in s.split(",")], default=[4, 8])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=600)
+    parser.add_argument("--sections", type=lambda s: s.split(","), default=[name for name, _ in SECTIONS],
+                        help="comma-separated subset of: " + ",".join(name for name, _ in SECTIONS))
     args = parser.parse_args(argv)
 
     summary = {
@@ -154,11 +233,19 @@ def main(argv=None) -> dict:
     }
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     for name, section in SECTIONS:
-        summary[name] = section(args)
-    largest = f"B{max(args.scan_batches)}"
-    summary["scan_speedup_vs_loop"] = summary["scan"][largest]["speedup"]
-    summary["scan_max_rel_err"] = max(r["max_rel_diff"] for r in summary["scan"].values())
-    summary["encoder_seqs_per_s_600bp"] = summary["encoder"]["sequences_per_s"]
+        if name in args.sections:
+            summary[name] = section(args)
+    if "scan" in summary:
+        entry = summary["scan"][f"B{max(args.scan_batches)}"]
+        best = "fused" if "fused_forward_s" in entry else "torch"
+        summary["scan_kernel"] = best  # what selective_scan uses on CPU unless CRELENS_SCAN_KERNEL says otherwise
+        summary["scan_speedup_vs_loop"] = entry[f"{best}_forward_speedup"]
+        summary["scan_backward_speedup_vs_loop"] = entry[f"{best}_forward_backward_speedup"]
+        fast = [r for k, r in summary["scan"].items() if k.startswith("B")]
+        summary["scan_max_rel_err"] = max(r[f"{best}_max_rel_diff"] for r in fast)
+        summary["scan_grad_max_rel_err"] = max(r[f"{best}_grad_max_rel_diff"] for r in fast)
+    if "encoder" in summary:
+        summary["encoder_seqs_per_s_600bp"] = summary["encoder"]["sequences_per_s"]
     print(json.dumps(summary))
     return summary
 
