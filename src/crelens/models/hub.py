@@ -24,12 +24,13 @@ from torch import nn
 from crelens.atomic import atomic_open, atomic_path
 from crelens.errors import InputError
 from crelens.models.caduceus import Caduceus, CaduceusConfig, CaduceusForMaskedLM
+from crelens.models.state import few as _few
+from crelens.models.state import key_problems
 from crelens.tokenizer import complement_map_tensor
 
 CONFIG_NAME = "config.json"
 SAFETENSORS_NAME = "model.safetensors"
 BIN_NAME = "pytorch_model.bin"
-_SHOW = 5  # keys named per problem in error messages
 
 
 def load_caduceus(folder, device="cpu") -> nn.Module:
@@ -141,19 +142,7 @@ def _load_strict(model: nn.Module, state: dict, path: Path) -> None:
             elif value.shape != state[canonical].shape or not torch.equal(value, state[canonical]):
                 problems.append(f"tied key {alias} differs from {canonical}")
     required = [k for k in expected if k not in aliases]
-    missing = [k for k in required if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [
-        f"{k} {tuple(state[k].shape)} (model expects {tuple(expected[k].shape)})"
-        for k in required
-        if k in state and state[k].shape != expected[k].shape
-    ]
-    if missing:
-        problems.append(f"missing {len(missing)} key(s): {_few(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} key(s): {_few(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatch in {len(mismatched)} key(s): {_few(mismatched)}")
+    problems += key_problems(state, expected, required)
     if problems:
         raise InputError(path, "; ".join(problems))
 
@@ -172,8 +161,3 @@ def _load_strict(model: nn.Module, state: dict, path: Path) -> None:
         raise InputError(path, f"load_state_dict left {_few(leftover)} missing, {_few(result.unexpected_keys)} unexpected")
     model.tie_weights()
 
-
-def _few(items) -> str:
-    items = list(items)
-    shown = ", ".join(items[:_SHOW])
-    return shown + (f", … (+{len(items) - _SHOW} more)" if len(items) > _SHOW else "")

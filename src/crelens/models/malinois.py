@@ -29,6 +29,8 @@ from torch import nn
 
 from crelens.atomic import atomic_path
 from crelens.errors import InputError
+from crelens.models.state import check_finite, key_problems
+from crelens.models.state import few as _few
 
 # Hyperparameters of the published Malinois checkpoint (its `model_hparams`; these are not the
 # BassetBranched class defaults), per shared/reference/malinois_and_mpra.md.
@@ -45,7 +47,6 @@ BN_EPS, BN_MOMENTUM = 1e-5, 0.1
 CELLS = ("K562", "HepG2", "SK-N-SH")  # output order of the published model
 N_PARAMETERS = 4_107_183  # trainable parameters with 3 outputs (the sheet's figure)
 
-_SHOW = 5  # keys named per problem in error messages
 
 
 def same_padding(kernel_size: int) -> tuple[int, int]:
@@ -285,25 +286,10 @@ def _n_outputs_of(state: dict, path: Path) -> int:
 def _load_strict(model: Malinois, state: dict, path: Path) -> None:
     expected = model.state_dict()
     optional = {k for k in expected if k.endswith("num_batches_tracked")}
-    missing = [k for k in expected if k not in state and k not in optional]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [
-        f"{k} {tuple(state[k].shape)} (model expects {tuple(expected[k].shape)})"
-        for k in expected
-        if k in state and state[k].shape != expected[k].shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} key(s): {_few(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} key(s): {_few(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatch in {len(mismatched)} key(s): {_few(mismatched)}")
+    problems = key_problems(state, expected, [k for k in expected if k not in optional])
     if problems:
         raise InputError(path, "; ".join(problems))
-    for key, tensor in state.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise InputError(path, f"{key} contains NaN or infinite values")
+    check_finite(state, path)
     result = model.load_state_dict(state, strict=False)
     if set(result.missing_keys) - optional or result.unexpected_keys:  # guarded above; keep it honest
         raise InputError(path, f"load_state_dict left {_few(result.missing_keys)} missing, {_few(result.unexpected_keys)} unexpected")
@@ -320,8 +306,3 @@ def _unpickle_reason(exc: Exception) -> str:
             return line
     return lines[0] if lines else type(exc).__name__
 
-
-def _few(items) -> str:
-    items = list(items)
-    shown = ", ".join(items[:_SHOW])
-    return shown + (f", … (+{len(items) - _SHOW} more)" if len(items) > _SHOW else "")

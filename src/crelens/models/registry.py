@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..atomic import atomic_path
@@ -23,6 +23,7 @@ from ..errors import InputError
 from .attention import AttentionModel, JointModel, SparseAttentionModel
 from .heads import HEAD_KINDS, build_head
 from .malinois import Malinois
+from .state import key_problems
 
 HEAD_MODELS = {f"head_{kind}": kind for kind in HEAD_KINDS}
 SPARSE_SHARES = {"sparse_attention_5": 0.05, "sparse_attention_10": 0.10, "sparse_attention_20": 0.20}
@@ -83,18 +84,11 @@ def load_model(path) -> tuple[nn.Module, dict]:
     """(model in eval mode, spec) from a checkpoint written by `save_model`; strict key check."""
     spec = read_spec(path)
     model = build_model(spec)
-    from safetensors.torch import load_file
-
     state = load_file(str(path))
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise InputError(path, f"checkpoint does not match model {spec['model']!r}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    wrong = [k for k in expected if tuple(expected[k].shape) != tuple(state[k].shape)]
-    if wrong:
-        raise InputError(path, f"shape mismatch for {wrong[:5]} (e.g. {wrong[0]}: checkpoint "
-                               f"{tuple(state[wrong[0]].shape)}, model {tuple(expected[wrong[0]].shape)})")
+    problems = key_problems(state, expected, expected)
+    if problems:
+        raise InputError(path, f"checkpoint does not match model {spec['model']!r}: " + "; ".join(problems))
     model.load_state_dict(state)
     return model.eval(), spec
 

@@ -1,0 +1,50 @@
+"""Checks of a weights file's tensors against the model they are meant for, shared by every loader.
+
+Why one module: the Caduceus, Malinois and crelens checkpoint loaders must all refuse a file
+the same way — every missing, unexpected and wrongly shaped key named in one message — so
+that a user can fix a mismatched checkpoint from the error alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from ..errors import InputError
+
+SHOW = 5  # keys named per problem in error messages
+
+
+def few(items: Iterable[str]) -> str:
+    """At most SHOW items, comma-separated, with a count of the rest."""
+    items = list(items)
+    shown = ", ".join(items[:SHOW])
+    return shown + (f", … (+{len(items) - SHOW} more)" if len(items) > SHOW else "")
+
+
+def key_problems(state: dict, expected: dict, required: Iterable[str]) -> list[str]:
+    """Missing (of `required`), unexpected (not in `expected`) and wrongly shaped keys, as messages."""
+    required = list(required)
+    missing = [k for k in required if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} (model expects {tuple(expected[k].shape)})"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} key(s): {few(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} key(s): {few(unexpected)}")
+    if mismatched:
+        problems.append(f"shape mismatch in {len(mismatched)} key(s): {few(mismatched)}")
+    return problems
+
+
+def check_finite(state: dict, path) -> None:
+    """Refuse NaN or infinite values in any floating-point tensor of `state`."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(path, f"{key} contains NaN or infinite values")
