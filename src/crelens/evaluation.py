@@ -156,46 +156,49 @@ def _row(metric: str, estimate: tuple[float, float, float]) -> dict:
     return {"metric": metric, "value": value, "ci_low": low, "ci_high": high}
 
 
+def _arrays(task: str, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(cell or class names, targets, predictions) of one test set's predictions frame.
+
+    MPRA: measured (n, cells) and predicted (n, cells); EPI: label ids (n,) and class
+    probabilities (n, classes).
+    """
+    if task == "mpra":
+        cells = [c[len("measured_"):] for c in frame.columns if c.startswith("measured_")]
+        return (cells, frame[[f"measured_{c}" for c in cells]].to_numpy(np.float64),
+                frame[[f"pred_{c}" for c in cells]].to_numpy(np.float64))
+    if task == "epi":
+        classes = [c[len("prob_"):] for c in frame.columns if c.startswith("prob_")]
+        return classes, frame["label_id"].to_numpy(), frame[[f"prob_{c}" for c in classes]].to_numpy(np.float64)
+    raise ValueError(f"unknown task {task!r}")
+
+
 def score(predictions: pd.DataFrame, task: str, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
     """Metric rows (task, test_set, metric, value, ci_low, ci_high) for one model's predictions."""
+    boot = {"n_boot": n_boot, "level": level, "seed": seed}
     rows = []
     for test_set, frame in predictions.groupby("test_set", sort=False):
-        boot = {"n_boot": n_boot, "level": level, "seed": seed}
+        names, y, p = _arrays(task, frame)
+        scored = []
         if task == "mpra":
-            cells = [c[len("measured_"):] for c in frame.columns if c.startswith("measured_")]
-            y = frame[[f"measured_{c}" for c in cells]].to_numpy(np.float64)
-            p = frame[[f"pred_{c}" for c in cells]].to_numpy(np.float64)
-            for j, cell in enumerate(cells):
-                rows.append(_row(f"pearson_{cell}", bootstrap_ci(pearson, y[:, j], p[:, j], **boot)))
-                rows.append(_row(f"spearman_{cell}", bootstrap_ci(spearman, y[:, j], p[:, j], **boot)))
-            rows.append(_row("pearson_mean", bootstrap_ci(mean_pearson, y, p, **boot)))
-        elif task == "epi":
-            classes = [c[len("prob_"):] for c in frame.columns if c.startswith("prob_")]
-            labels = frame["label_id"].to_numpy()
-            probs = frame[[f"prob_{c}" for c in classes]].to_numpy(np.float64)
-            rows.append(_row("accuracy", bootstrap_ci(_argmax_accuracy, labels, probs, **boot)))
-            rows.append(_row("macro_f1", bootstrap_ci(_argmax_macro_f1(len(classes)), labels, probs, **boot)))
-            rows.append(_row("macro_auroc", bootstrap_ci(macro_auroc, labels, probs, **boot)))
-            for j, name in enumerate(classes):
-                one_vs_rest = lambda lab, pr, j=j: auroc(lab == j, pr[:, j])  # noqa: E731
-                rows.append(_row(f"auroc_{name}", bootstrap_ci(one_vs_rest, labels, probs, **boot)))
+            for j, cell in enumerate(names):
+                scored.append(_row(f"pearson_{cell}", bootstrap_ci(pearson, y[:, j], p[:, j], **boot)))
+                scored.append(_row(f"spearman_{cell}", bootstrap_ci(spearman, y[:, j], p[:, j], **boot)))
+            scored.append(_row("pearson_mean", bootstrap_ci(mean_pearson, y, p, **boot)))
         else:
-            raise ValueError(f"unknown task {task!r}")
-        for row in rows:
-            row.setdefault("test_set", test_set)
-    out = pd.DataFrame(rows)
+            scored.append(_row("accuracy", bootstrap_ci(_argmax_accuracy, y, p, **boot)))
+            scored.append(_row("macro_f1", bootstrap_ci(_argmax_macro_f1(len(names)), y, p, **boot)))
+            scored.append(_row("macro_auroc", bootstrap_ci(macro_auroc, y, p, **boot)))
+            for j, name in enumerate(names):
+                one_vs_rest = lambda lab, pr, j=j: auroc(lab == j, pr[:, j])  # noqa: E731
+                scored.append(_row(f"auroc_{name}", bootstrap_ci(one_vs_rest, y, p, **boot)))
+        rows += [{**row, "test_set": test_set} for row in scored]
+    out = pd.DataFrame(rows, columns=["test_set", "metric", "value", "ci_low", "ci_high"])
     out.insert(0, "task", task)
     return out[["task", "test_set", "metric", "value", "ci_low", "ci_high"]]
 
 
-def _primary(task: str, frame: pd.DataFrame):
-    """(targets, predictions, metric function) of the task's primary metric for one test set."""
-    if task == "mpra":
-        cells = [c[len("measured_"):] for c in frame.columns if c.startswith("measured_")]
-        return (frame[[f"measured_{c}" for c in cells]].to_numpy(np.float64),
-                frame[[f"pred_{c}" for c in cells]].to_numpy(np.float64), mean_pearson)
-    classes = [c[len("prob_"):] for c in frame.columns if c.startswith("prob_")]
-    return frame["label_id"].to_numpy(), frame[[f"prob_{c}" for c in classes]].to_numpy(np.float64), macro_auroc
+# The function behind PRIMARY_METRIC[task], on the arrays `_arrays` returns.
+PRIMARY_FUNCTION = {"mpra": mean_pearson, "epi": macro_auroc}
 
 
 def paired_comparisons(predictions: dict[str, pd.DataFrame], task: str, *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -219,9 +222,10 @@ def paired_comparisons(predictions: dict[str, pd.DataFrame], task: str, *, n_boo
         ids = sorted(set.intersection(*(set(f.index) for f in frames.values())))
         if any(len(f) != len(ids) for f in frames.values()):
             raise ValueError(f"{task}/{test_set}: models were scored on different sequences")
-        scored = {m: _primary(task, f.loc[ids].reset_index()) for m, f in frames.items()}
-        best = max(scored, key=lambda m: (scored[m][2](scored[m][0], scored[m][1]), m))
-        y, p_best, metric = scored[best]
+        metric = PRIMARY_FUNCTION[task]
+        scored = {m: _arrays(task, f.loc[ids].reset_index())[1:] for m, f in frames.items()}
+        best = max(scored, key=lambda m: (metric(*scored[m]), m))
+        y, p_best = scored[best]
         family = []
         for model in sorted(scored):
             if model == best:

@@ -119,14 +119,14 @@ def fit_head(task: str, kind: str, table_path, manifest_path, cells: list[str], 
     return _write_outputs(model, spec, result, metrics, weights_out, metrics_out, curve_out)
 
 
-def _metrics(spec: dict, result, n_train: int, n_val: int, seconds: float, flops: int, model=None) -> dict:
+def _metrics(spec: dict, result, n_train: int, n_val: int, seconds: float, flops: int, model) -> dict:
     task = spec.get("task", JOINT)
     return {
         "model": spec["model"], "task": task, "best_epoch": int(result.best_epoch),
         "val_metric": VAL_METRIC[TASKS[task]] if task in TASKS else "mean_of_task_metrics",
         "val_value": float(result.best_metric), "epochs_run": int(len(result.curve)),
         "n_train": int(n_train), "n_val": int(n_val), "train_seconds": round(float(seconds), 2),
-        "parameters": count_parameters(model) if model is not None else None, "flops_per_sequence": int(flops),
+        "parameters": count_parameters(model), "flops_per_sequence": int(flops),
     }
 
 
