@@ -14,12 +14,14 @@ PS = RCPS, reverse-complement parameter sharing (`rcps=True`): hidden states hav
 channels, `out(rc(x)) = flipLC(out(x))`. PH = plain (`rcps=False`): d_model channels; RC
 invariance only by post-hoc conjoining (`encode_rc_invariant`).
 
-Where the MambaLRP stage will switch rules (one place each; nothing here implements LRP):
-- SiLU: `silu()` (after conv1d, and inside `gate()`);
-- RMSNorm: `rms_norm()` (every norm goes through `RMSNorm.forward`);
-- gate y ⊙ SiLU(z): `gate()`;
-- selective SSM: `Mamba.ssm_parameters()` produces Δ, B, C (detach them there for the SSM
-  rule); Ā = exp(ΔA) and B̄u = ΔBu are formed from them in `scan.discretize()`.
+MambaLRP (`crelens.models.lrp`): under `lrp_mode(...)` the rules switch at one place each —
+SiLU in `silu()` (after conv1d, and inside `gate()`), the LN-rule in `rms_norm()`, the half rule
+in `gate()` (and the "ew_multiply" bidirectional product), the SSM rule in `Mamba.mix()` (Δ, B,
+C detached), and biases (conv1d, out_proj's second add) go through the ledger. With LRP mode
+off every function runs its normal code.
+
+Precision: internal computations run in float32, or float64 for a float64 model (conservation
+checks of the explanations need float64 end to end).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crelens.errors import InputError
+from crelens.models.lrp import active as lrp_active
 from crelens.models.scan import selective_scan
 from crelens.tokenizer import COMPLEMENT_MAP, reverse_complement_ids
 
@@ -240,14 +243,21 @@ class CaduceusConfig:
 # ---------------------------------------------------------------------------------------------
 
 
+def wide(x: torch.Tensor) -> torch.Tensor:
+    """x in float32, or kept in float64 (half precisions are computed in float32)."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
 def silu(x: torch.Tensor) -> torch.Tensor:
     """SiLU x·σ(x). (MambaLRP identity rule: x · σ(x).detach().)"""
-    return F.silu(x)
+    ledger = lrp_active()
+    return F.silu(x) if ledger is None else ledger.silu(x)
 
 
 def gate(y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Mamba's output gate y ⊙ SiLU(z). (MambaLRP half rule: 0.5·s + (0.5·s).detach().)"""
-    return y * silu(z)
+    ledger = lrp_active()
+    return y * silu(z) if ledger is None else ledger.product(y, silu(z))
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -255,9 +265,12 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
     (MambaLRP LN-rule: detach the rsqrt factor.)
     """
-    xf = x.float()
+    xf = wide(x)
     scale = torch.rsqrt(xf.square().mean(-1, keepdim=True) + eps)
-    return (xf * scale * weight.float()).to(x.dtype)
+    ledger = lrp_active()
+    if ledger is not None:
+        scale = ledger.norm_scale(scale)
+    return (xf * scale * weight.to(xf.dtype)).to(x.dtype)
 
 
 def causal_depthwise_conv1d(
@@ -358,9 +371,9 @@ class Mamba(nn.Module):
         """
         x_dbl = self.x_proj(x)  # (B, L, R + 2N)
         dt, B, C = x_dbl.split([self.dt_rank, self.d_state, self.d_state], dim=-1)
-        dt = F.linear(dt, self.dt_proj.weight).float()  # (B, L, E), no bias here
-        delta = F.softplus(dt.add_(self.dt_proj.bias.float()))  # in place: linear's backward needs no output
-        return delta.transpose(1, 2), B.transpose(1, 2).float(), C.transpose(1, 2).float()
+        dt = wide(F.linear(dt, self.dt_proj.weight))  # (B, L, E), no bias here
+        delta = F.softplus(dt.add_(self.dt_proj.bias.to(dt.dtype)))  # in place: linear's backward needs no output
+        return delta.transpose(1, 2), wide(B.transpose(1, 2)), wide(C.transpose(1, 2))
 
     def forward(self, hidden: torch.Tensor, reverse: bool = False) -> torch.Tensor:
         """hidden (B, L, d_model) -> (B, L, d_model).
@@ -373,10 +386,16 @@ class Mamba(nn.Module):
     def mix(self, xz: torch.Tensor, reverse: bool = False) -> torch.Tensor:
         """Everything between in_proj and out_proj: (B, L, 2E) -> gated SSM output (B, L, E)."""
         x, z = xz.chunk(2, dim=-1)  # (B, L, E) each
-        x = silu(causal_depthwise_conv1d(x, self.conv1d.weight, self.conv1d.bias, reverse))
-        delta, B, C = self.ssm_parameters(x)
-        A = -torch.exp(self.A_log.float())
-        y = selective_scan(x.transpose(1, 2), delta, A, B, C, self.D.float(), reverse=reverse)  # (B, E, L)
+        ledger = lrp_active()
+        if ledger is None:
+            x = silu(causal_depthwise_conv1d(x, self.conv1d.weight, self.conv1d.bias, reverse))
+            delta, B, C = self.ssm_parameters(x)
+        else:  # conv bias absorbs relevance; SSM rule: the scan becomes linear in u
+            x = silu(ledger.add_bias(causal_depthwise_conv1d(x, self.conv1d.weight, None, reverse), self.conv1d.bias))
+            delta, B, C = ledger.ssm(*self.ssm_parameters(x))
+        dtype = wide(x).dtype
+        A = -torch.exp(self.A_log.to(dtype))
+        y = selective_scan(x.transpose(1, 2), delta, A, B, C, self.D.to(dtype), reverse=reverse)  # (B, E, L)
         return gate(y.transpose(1, 2).to(xz.dtype), z)
 
 
@@ -417,10 +436,13 @@ class BiMambaWrapper(nn.Module):
         if self.mamba_rev is None:
             return self.mamba_fwd(hidden)
         # mamba_rev(h.flip(1)).flip(1) is computed as mamba_rev(h, reverse=True): same function.
+        ledger = lrp_active()
         if not self.shares_projections():
             out = self.mamba_fwd(hidden)
             out_rev = self.mamba_rev(hidden, reverse=True)
-            return out + out_rev if self.strategy == "add" else out * out_rev
+            if self.strategy == "add":
+                return out + out_rev
+            return out * out_rev if ledger is None else ledger.product(out, out_rev)
         # Tied projections are per-position linear maps, so the same function costs half the
         # matmuls: in_proj(flip_L(h)) = flip_L(in_proj(h)), and for "add"
         # out_proj(a) + out_proj(b) = out_proj(a + b) (+ the bias once more).
@@ -430,8 +452,10 @@ class BiMambaWrapper(nn.Module):
         proj = self.mamba_fwd.out_proj
         if self.strategy == "add":
             out = proj(y_fwd + y_rev)
-            return out if proj.bias is None else out + proj.bias
-        return proj(y_fwd) * proj(y_rev)
+            if proj.bias is None:
+                return out
+            return out + proj.bias if ledger is None else ledger.add_bias(out, proj.bias)
+        return proj(y_fwd) * proj(y_rev) if ledger is None else ledger.product(proj(y_fwd), proj(y_rev))
 
 
 class RCPSWrapper(nn.Module):
@@ -460,7 +484,7 @@ def rcps_add_norm(x: torch.Tensor, residual: torch.Tensor | None, norm: nn.Modul
     """
     res = x if residual is None else x + residual
     if residual_in_fp32:
-        res = res.float()
+        res = wide(res)
     half = res.shape[-1] // 2
     normed = torch.cat([norm(res[..., :half]), flip_lc(norm(flip_lc(res[..., half:])))], dim=-1)
     return normed.to(x.dtype), res
@@ -502,7 +526,7 @@ class MambaBlock(nn.Module):
     def forward(self, hidden: torch.Tensor, residual: torch.Tensor | None = None):
         residual = hidden if residual is None else hidden + residual
         if self.residual_in_fp32:
-            residual = residual.float()
+            residual = wide(residual)
         hidden = self.mixer(self.norm(residual.to(self.norm.weight.dtype)))
         return hidden, residual
 

@@ -156,15 +156,15 @@ def selective_scan(
     of a bidirectional Mamba). Returns y (B, D, L) in `u.dtype` (a view of a (B, L, D) or
     time-major buffer), and the last state (B, D, N) if `return_last_state`.
 
-    Implementation: mamba_ssm's kernel for CUDA tensors (when it imports and no initial_state is
-    given); on CPU the fused numba kernel, or the chunked PyTorch path (see `cpu_kernel()`; also
+    Implementation: mamba_ssm's kernel for CUDA tensors (when it imports, no initial_state is
+    given and the dtype is not float64); on CPU the fused numba kernel, or the chunked PyTorch path (see `cpu_kernel()`; also
     the path for other devices). `segment` is the backward recomputation window in positions
     (the forward keeps one state per segment when gradients are needed); `chunk` (positions per
     vectorised block, chunked path only; `segment` is rounded up to a multiple of it there)
     — both default to measured sizes and change speed and memory, never results beyond rounding.
     """
     _check_shapes(u, delta, A, B, C, D, initial_state)
-    if u.is_cuda and initial_state is None:
+    if u.is_cuda and initial_state is None and u.dtype != torch.float64:  # mamba_ssm has no float64 kernel
         kernel = _cuda_selective_scan()
         if kernel is not None:
             if not reverse:
