@@ -17,6 +17,7 @@ include: "rules/datasets.smk"
 include: "rules/encoder.smk"
 include: "rules/models.smk"
 include: "rules/report.smk"
+include: "rules/attribution.smk"
 
 
 rule all:

@@ -28,20 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timing import best_of
 
 from crelens.cache import EmbeddingCache, write_cache
 from crelens.models.heads import HEAD_KINDS, build_head
 from crelens.training import train_model
-
-
-def timed(fn, reps: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def drop_page_cache(folder: Path) -> None:
@@ -82,13 +73,13 @@ def main() -> None:
         cache = EmbeddingCache(folder / "manifest.json")
         every = np.arange(args.rows)
         megabytes = args.rows * 2 * args.bins * args.dim * 2 / 1e6
-        warm = timed(lambda: cache.rows(every), args.reps)
+        warm = best_of(lambda: cache.rows(every), args.reps)
 
         def cold_read():
             drop_page_cache(folder)
             return cache.rows(every)
 
-        cold = timed(cold_read, args.reps)
+        cold = best_of(cold_read, args.reps)
         print(f"cache: {args.rows} rows × 2 strands × {args.bins} bins × {args.dim} float16 = {megabytes:.1f} MB "
               f"(written at {write_mb_s:.0f} MB/s)")
         print(f"read once: warm {warm * 1e3:.1f} ms ({megabytes / warm:.0f} MB/s), cold {cold * 1e3:.1f} ms "
@@ -107,7 +98,7 @@ def main() -> None:
                 train_model(head, features_train, y[train_rows], features_val, y[val_rows], task="regression",
                             max_epochs=1, patience=1, batch_size=64, log=lambda line: None)
 
-            epochs[kind] = timed(one_epoch, args.reps)
+            epochs[kind] = best_of(one_epoch, args.reps)
             print(f"epoch {kind:>8}: {epochs[kind] * 1e3:8.1f} ms  = {epochs[kind] / cold:6.2f} × cold read, "
                   f"{epochs[kind] / warm:7.2f} × warm read")
     slowest = max(epochs, key=epochs.get)

@@ -9,6 +9,7 @@ from crelens.provenance import code_version, derive_seed
 from crelens.cache import CACHE_TABLES
 from crelens.evaluation import NOISE_CEILING, TASK_TABLES
 from crelens.models.registry import HEAD_MODELS, JOINT, MODEL_NAMES, SCRATCH_MODELS
+from crelens.attribution.jobs import METHODS as ATTRIBUTION_METHODS, SELECTIONS
 from crelens.simulate import OUTPUTS as SYNTHETIC_OUTPUTS, mpra_file
 
 try:
@@ -73,6 +74,8 @@ wildcard_constraints:
     head=_alternatives(config["heads"]["kinds"]),
     scratch=_alternatives(SCRATCH_MODELS),
     model=_alternatives(MODEL_NAMES),
+    method=_alternatives(ATTRIBUTION_METHODS),
+    selection=_alternatives(SELECTIONS),
 
 
 def synthetic_path(key):
@@ -244,7 +247,13 @@ def report_targets():
 
 
 def default_targets():
-    return dataset_targets() + encoder_targets() + head_targets() + report_targets()
+    return (
+        dataset_targets()
+        + encoder_targets()
+        + head_targets()
+        + report_targets()
+        + attribution_targets()
+    )
 
 
 def mpra_inputs(wildcards):
@@ -266,3 +275,117 @@ def summary_inputs(wildcards):
         inputs["sites"] = "results/datasets/truth_sites.parquet"
         inputs["ceiling"] = synthetic_path("noise_ceiling")
     return inputs
+
+
+# ---------------------------------------------------------------------------- attribution
+ATTRIBUTION = config["attribution"]
+
+
+# The settings an attribute / faithfulness job depends on (others, e.g. logos, rerun nothing).
+ATTRIBUTE_SETTINGS = {
+    k: ATTRIBUTION[k]
+    for k in (
+        "n_sequences",
+        "lrp_dtype",
+        "epsilon",
+        "batch_size",
+        "integrated_gradients",
+        "smoothgrad",
+        "ism_batch_size",
+    )
+}
+FAITHFULNESS_SETTINGS = {
+    k: ATTRIBUTION[k] for k in ("perturbation_steps", "batch_size")
+}
+
+
+def attribution_methods(model):
+    """LRP and the baselines for Caduceus heads; the baselines for one-hot models."""
+    return [m for m in ATTRIBUTION_METHODS if m != "lrp" or model in HEAD_MODELS]
+
+
+def attribution_file(task, model, selection, method):
+    return f"results/attribution/{task}/{model}/{selection}/{method}.npz"
+
+
+def attribution_inputs(wildcards):
+    inputs = {
+        "weights": model_file(wildcards.task, wildcards.model, "best.safetensors"),
+        "table": f"results/datasets/{wildcards.task}.parquet",
+    }
+    if wildcards.model in HEAD_MODELS:
+        inputs["encoder"] = encoder_file("model.safetensors")
+    if wildcards.selection == "top":
+        inputs["predictions"] = (
+            f"results/evaluation/{wildcards.task}/{wildcards.model}/predictions.parquet"
+        )
+    if wildcards.selection == "snv":
+        inputs["snv"] = "results/datasets/mpra_snv.parquet"
+    return inputs
+
+
+def faithfulness_inputs(wildcards):
+    inputs = attribution_inputs(
+        type("W", (), {**dict(wildcards.items()), "selection": "test"})
+    )
+    inputs.update(
+        {
+            f"attr_{m}": attribution_file(wildcards.task, wildcards.model, "test", m)
+            for m in attribution_methods(wildcards.model)
+        }
+    )
+    if SYNTHETIC:
+        inputs["sites"] = "results/datasets/truth_sites.parquet"
+    return inputs
+
+
+def lrp_files():
+    """{"task/model/selection": LRP file}: every head on the test selection, and the primary
+    model on the other selections (top predictions; SNV pairs for MPRA)."""
+    files = {}
+    for task in ATTRIBUTION["tasks"]:
+        for model in ATTRIBUTION["models"]:
+            if model in HEAD_MODELS:
+                files[f"{task}/{model}/test"] = attribution_file(
+                    task, model, "test", "lrp"
+                )
+    primary = ATTRIBUTION["primary"]
+    for selection in ATTRIBUTION["selections"]:
+        if selection != "snv" or primary["task"] == "mpra":
+            files[f"{primary['task']}/{primary['model']}/{selection}"] = (
+                attribution_file(primary["task"], primary["model"], selection, "lrp")
+            )
+    return files
+
+
+def faithfulness_files(name):
+    return {
+        f"{task}/{model}": f"results/attribution/{task}/{model}/{name}"
+        for task in ATTRIBUTION["tasks"]
+        for model in ATTRIBUTION["models"]
+    }
+
+
+def primary_attribution_files():
+    primary = ATTRIBUTION["primary"]
+    return {
+        m: attribution_file(primary["task"], primary["model"], "test", m)
+        for m in attribution_methods(primary["model"])
+    }
+
+
+def attribution_summary_inputs(wildcards):
+    files = list(lrp_files().values())
+    files += faithfulness_files("faithfulness.tsv").values()
+    files += faithfulness_files("curves.tsv").values()
+    files += primary_attribution_files().values()
+    if SYNTHETIC:
+        files.append("results/datasets/truth_sites.parquet")
+    return sorted(set(files))
+
+
+def attribution_targets():
+    return [
+        "results/attribution/conservation.tsv",
+        "results/attribution/faithfulness.tsv",
+    ]

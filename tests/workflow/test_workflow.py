@@ -45,6 +45,11 @@ HEAD_TARGETS = [f"results/models/{task}/head_{head}/metrics.json" for task in ("
 SCRATCH_MODELS = ("malinois", "attention", "sparse_attention_5", "sparse_attention_10", "sparse_attention_20")
 MODELS = [f"head_{kind}" for kind in HEAD_KINDS] + list(SCRATCH_MODELS) + ["joint"]
 REPORT_TARGETS = ["results/reports/comparison.tsv", "results/reports/comparison.md"]
+ATTRIBUTION_TARGETS = ["results/attribution/conservation.tsv", "results/attribution/faithfulness.tsv"]
+ATTRIBUTION_FIGURES = [f"results/attribution/figures/{name}.png" for name in ("conservation", "perturbation_curves", "faithfulness", "logos")]
+# tiny.yaml explains head_mean (LRP + 5 baselines) and Malinois (5 baselines) on the MPRA task,
+# plus LRP of head_mean on the top and SNV selections.
+ATTRIBUTE_JOBS = 6 + 5 + 2
 REPORT_FIGURES = [f"results/reports/figures/{name}.png" for name in ("comparison_bars", "mpra_scatter", "training_curves", "epi_confusion")]
 DATA_RULES = {
     "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
@@ -95,7 +100,9 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     assert stats.pop("train_head") == len(HEAD_TARGETS)
     assert stats.pop("train_scratch") == 2 * len(SCRATCH_MODELS)
     assert stats.pop("evaluate") == 2 * len(MODELS)
-    assert {"train_joint", "evaluate_noise_ceiling", "compare_models"} <= set(stats)
+    assert stats.pop("attribute") == ATTRIBUTE_JOBS
+    assert stats.pop("faithfulness") == 2
+    assert {"train_joint", "evaluate_noise_ceiling", "compare_models", "summarise_attribution"} <= set(stats)
     assert all(count == 1 for count in stats.values()), stats
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
@@ -103,7 +110,7 @@ def test_dry_run_lists_the_data_rules(tmp_path):
 def test_full_run_produces_every_target(tiny_run):
     workdir, proc = tiny_run
     targets = rule_inputs(proc.output, "all")
-    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(REPORT_TARGETS)
+    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(REPORT_TARGETS) | set(ATTRIBUTION_TARGETS)
     for target in targets:
         path = workdir / target
         assert path.is_file(), f"{target} missing"
@@ -162,6 +169,28 @@ def test_comparison_report_has_every_model_and_the_noise_ceiling(tiny_run):
         assert (workdir / figure).read_bytes()[:8] == PNG_MAGIC, figure
 
 
+def test_attribution_conserves_and_scores_every_method(tiny_run):
+    from crelens.attribution.jobs import read_attributions
+
+    workdir, _ = tiny_run
+    conservation = pd.read_csv(workdir / "results/attribution/conservation.tsv", sep="\t")
+    assert {"method", "n", "max_rel_err"} <= set(conservation.columns)
+    assert set(conservation.selection) == {"test", "top", "snv"}
+    assert (conservation.dtype == "float64").all() and conservation.max_rel_err.max() < 1e-6
+    faithfulness = pd.read_csv(workdir / "results/attribution/faithfulness.tsv", sep="\t")
+    assert list(faithfulness.columns[:5]) == ["method", "metric", "value", "ci_low", "ci_high"]
+    assert set(faithfulness.method) == {"lrp", "grad_x_input", "integrated_gradients", "smoothgrad", "ism", "random"}
+    assert {"delta_af", "motif_auroc", "motif_auprc"} <= set(faithfulness.metric)
+    every = pd.read_csv(workdir / "results/attribution/faithfulness_all.tsv", sep="\t")
+    assert set(every.model) == {"head_mean", "malinois"}
+    assert "lrp" not in set(every[every.model == "malinois"].method)
+    for figure in ATTRIBUTION_FIGURES:
+        assert (workdir / figure).read_bytes()[:8] == PNG_MAGIC, figure
+    stored = read_attributions(workdir / "results/attribution/mpra/head_mean/snv/lrp.npz")
+    assert stored["relevance"].shape == (len(stored["seq_id"]), 3, len(stored["sequence"][0]))
+    assert stored["seq_id"][0].endswith(":ref") and stored["seq_id"][1].endswith(":alt")
+
+
 def test_immediate_rerun_has_nothing_to_do(tiny_run):
     proc = snakemake(tiny_run[0], "-n")
     assert proc.returncode == 0, describe(proc)
@@ -204,8 +233,10 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", configfile=config)
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
+    # the MPRA attributions stay; their faithfulness is rescored against the rebuilt truth sites
     assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
-                          "train_scratch", "train_joint", "evaluate", "compare_models", "all"}, describe(proc)
+                          "train_scratch", "train_joint", "evaluate", "compare_models", "faithfulness",
+                          "summarise_attribution", "all"}, describe(proc)
     assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
     assert stats["train_head"] == len(HEAD_KINDS)  # the EPI heads only
     assert stats["train_scratch"] == len(SCRATCH_MODELS)  # the EPI baselines only
@@ -261,7 +292,8 @@ def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
     stats = job_stats(proc.output)
     # epi_dataset, mpra_dataset and truth_sites fingerprint crelens.datasets; the summary follows them.
     assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
-                          "train_scratch", "train_joint", "evaluate", "evaluate_noise_ceiling", "compare_models", "all"}, describe(proc)
+                          "train_scratch", "train_joint", "evaluate", "evaluate_noise_ceiling", "compare_models",
+                          "attribute", "faithfulness", "summarise_attribution", "all"}, describe(proc)
     assert "pretrain_encoder" not in stats
     assert "Params have changed" in proc.output
 

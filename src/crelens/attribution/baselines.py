@@ -158,11 +158,12 @@ def observed_bases(model: ExplainedModel, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def ism(model: ExplainedModel, x: torch.Tensor, output: int, batch_size: int = 256) -> torch.Tensor:
-    """In-silico mutagenesis: relevance_i = f(x) − mean over alternative bases b of f(x with i := b).
+def ism_all_outputs(model: ExplainedModel, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """(B, k, L) in-silico mutagenesis of every output from one set of mutant forwards.
 
-    Alternatives are the 3 bases other than the observed one (all 4 at an N). Mutants are run in
-    chunks of ``batch_size``. captum's FeatureAblation replaces by one baseline value instead of
+    relevance_i = f(x) − mean over alternative bases b of f(x with i := b); alternatives are the
+    3 bases other than the observed one (all 4 at an N). Mutants are run in chunks of
+    ``batch_size``. captum's FeatureAblation replaces by one baseline value instead of
     substituting each base, hence the few lines here.
     """
     with explaining(model):
@@ -170,17 +171,22 @@ def ism(model: ExplainedModel, x: torch.Tensor, output: int, batch_size: int = 2
         alternative = torch.ones(*x.shape[:2], 5, dtype=torch.bool, device=x.device)
         alternative.scatter_(2, observed_bases(model, x)[..., None], False)
         b_idx, pos, base = alternative[..., :4].nonzero(as_tuple=True)  # one row per mutant
-        mutant_out = torch.empty(b_idx.numel(), dtype=torch.float64, device=x.device)
+        reference = model(x).double()  # (B, k)
+        mutant_out = torch.empty(b_idx.numel(), reference.shape[1], dtype=torch.float64, device=x.device)
         for start in range(0, b_idx.numel(), batch_size):
             chunk = slice(start, start + batch_size)
             batch = x[b_idx[chunk]]  # advanced indexing copies
             batch[torch.arange(batch.shape[0], device=x.device), pos[chunk]] = bases[base[chunk]]
-            mutant_out[chunk] = model(batch)[:, output].double()
-        total = torch.zeros(x.shape[:2], dtype=torch.float64, device=x.device)
+            mutant_out[chunk] = model(batch).double()
+        total = torch.zeros(*x.shape[:2], reference.shape[1], dtype=torch.float64, device=x.device)
         total.index_put_((b_idx, pos), mutant_out, accumulate=True)
         count = alternative[..., :4].sum(-1)
-        reference = model(x)[:, output].double()
-    return (reference[:, None] - total / count).to(x.dtype)
+    return (reference[:, :, None] - (total / count[..., None]).transpose(1, 2)).to(x.dtype)
+
+
+def ism(model: ExplainedModel, x: torch.Tensor, output: int, batch_size: int = 256) -> torch.Tensor:
+    """(B, L) in-silico mutagenesis of one output (see `ism_all_outputs`)."""
+    return ism_all_outputs(model, x, batch_size)[:, output]
 
 
 def random_relevance(model: ExplainedModel, x: torch.Tensor, output: int, seed: int = 0) -> torch.Tensor:

@@ -114,7 +114,7 @@ def conservation_summary(per_sequence: pd.DataFrame, method: str, dtype: str) ->
     absorbed = per_sequence.filter(like="absorbed_").sum(axis=1)
     share = (absorbed.abs() / per_sequence["explained"].abs().clip(lower=1e-12)).median()
     return pd.DataFrame([{
-        "method": method, "dtype": dtype, "n": int(len(per_sequence)),
+        "method": method, "dtype": dtype, "n": len(per_sequence),
         "max_rel_err": float(per_sequence["rel_err"].max()),
         "median_rel_err": float(per_sequence["rel_err"].median()),
         "median_absorbed_share": float(share),

@@ -37,10 +37,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_ACTIVE: ContextVar["Ledger | None"] = ContextVar("crelens_lrp", default=None)
+_ACTIVE: ContextVar[Ledger | None] = ContextVar("crelens_lrp", default=None)
 
 
-def active() -> "Ledger | None":
+def active() -> Ledger | None:
     """The ledger of the LRP pass in progress, or None in a normal forward."""
     return _ACTIVE.get()
 

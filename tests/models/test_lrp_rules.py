@@ -10,7 +10,6 @@ from crelens.models.caduceus import BiMambaWrapper, Mamba, SSMConfig
 from crelens.models.lrp import Ledger, active, lrp_mode
 
 
-
 @pytest.fixture(autouse=True)
 def float64():
     """Conservation is checked in float64 (restored afterwards for the other test modules)."""
@@ -76,7 +75,7 @@ def test_mamba_mixer_with_the_ssm_rule():
     mixer = Mamba(8, SSMConfig(d_state=4, conv_bias=False))
     h = torch.randn(2, 13, 8)
     for reverse in (False, True):
-        explained, total = conserved(lambda v: mixer(v, reverse=reverse), h, modules=[mixer])
+        explained, total = conserved(lambda v, reverse=reverse: mixer(v, reverse=reverse), h, modules=[mixer])
         assert rel(explained, total) < 1e-10
 
 

@@ -1,0 +1,146 @@
+"""The attribution stage's tables and figures: conservation, faithfulness with CIs, logos.
+
+Why a separate step: the per-model jobs run in parallel (and on GPU nodes); this one gathers
+them into the files a reader opens — `conservation.tsv` (is relevance conserved on every
+sequence?), `faithfulness.tsv` (is LRP more faithful than the baselines?) and the figures.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .. import plots
+from ..io import read_table, write_table
+from ..metrics import bootstrap_ci
+from .faithfulness import summarise
+from .jobs import conservation_table, read_attributions, relevant_motifs
+
+log = logging.getLogger(__name__)
+
+LOGO_WINDOW = 100  # nucleotides shown per logo row
+
+
+def conservation_tables(lrp_files: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary rows, per-sequence rows) of every LRP file; keys are "task/model/selection"."""
+    per_sequence = []
+    for key, path in lrp_files.items():
+        task, model, selection = key.split("/")
+        stored = read_attributions(path)
+        frame = conservation_table(stored)
+        frame.insert(0, "selection", selection)
+        frame.insert(0, "model", model)
+        frame.insert(0, "task", task)
+        frame["dtype"] = stored["meta"]["dtype"]
+        per_sequence.append(frame)
+    per_sequence = pd.concat(per_sequence, ignore_index=True)
+    absorbed_cols = [c for c in per_sequence.columns if c.startswith("absorbed_")]
+    per_sequence[absorbed_cols] = per_sequence[absorbed_cols].fillna(0.0)
+    rows = []
+    for (task, model, selection, dtype), group in per_sequence.groupby(["task", "model", "selection", "dtype"], sort=False):
+        share = group[absorbed_cols].sum(axis=1).abs() / group["explained"].abs().clip(lower=1e-12)
+        rows.append({"method": "lrp", "task": task, "model": model, "selection": selection, "dtype": dtype,
+                     "n": len(group), "max_rel_err": float(group["rel_err"].max()),
+                     "median_rel_err": float(group["rel_err"].median()),
+                     "median_absorbed_share": float(share.median())})
+    return pd.DataFrame(rows), per_sequence
+
+
+def paired_differences(scores: pd.DataFrame, reference: str = "lrp", n_boot: int = 1000, level: float = 0.95,
+                       seed: int = 0) -> pd.DataFrame:
+    """reference − method per metric on the same sequences, with a bootstrap CI and a two-sided
+    bootstrap p-value (share of resampled mean differences on the other side of 0, doubled)."""
+    rows = []
+    wide = scores.pivot_table(index=["seq_id", "metric"], columns="method", values="value").reset_index()
+    if reference not in wide:
+        return pd.DataFrame(columns=["method", "metric", "difference", "ci_low", "ci_high", "pvalue", "n"])
+    rng = np.random.default_rng(seed)
+    for metric, group in wide.groupby("metric", sort=False):
+        for method in [m for m in pd.unique(scores["method"]) if m != reference]:
+            diff = (group[reference] - group[method]).dropna().to_numpy()
+            if diff.size < 2:
+                continue
+            value, low, high = bootstrap_ci(np.mean, diff, n_boot=n_boot, level=level, seed=seed)
+            means = diff[rng.integers(0, diff.size, (n_boot, diff.size))].mean(1)
+            pvalue = min(1.0, 2 * min(np.mean(means <= 0), np.mean(means >= 0)))
+            rows.append({"method": method, "metric": metric, "difference": value, "ci_low": low, "ci_high": high,
+                         "pvalue": float(pvalue), "n": int(diff.size)})
+    return pd.DataFrame(rows)
+
+
+def _logo_examples(stored: dict[str, dict], n: int, sites: pd.DataFrame | None, task: str, design_motifs) -> list[dict]:
+    """LRP and ISM rows for the `n` sequences with the highest first-output prediction."""
+    lrp = stored["lrp"]
+    order = np.argsort(-lrp["prediction"][:, 0], kind="stable")[:n]
+    examples = []
+    for i in order:
+        relevance = lrp["relevance"][i, 0]
+        smooth = np.convolve(np.abs(relevance), np.ones(15), mode="same")
+        centre = int(np.argmax(smooth))
+        length = len(relevance)
+        start = int(np.clip(centre - LOGO_WINDOW // 2, 0, max(0, length - LOGO_WINDOW)))
+        end = min(length, start + LOGO_WINDOW)
+        seq_id = str(lrp["seq_id"][i])
+        output = str(lrp["output"][0])
+        motifs = []
+        if sites is not None and design_motifs is not None:
+            names = relevant_motifs(task, output, design_motifs)
+            for site in sites[(sites.seq_id == seq_id) & sites.motif_name.isin(names)].itertuples():
+                if site.end > start and site.start < end:
+                    motifs.append((max(site.start, start) - start, min(site.end, end) - start, site.motif_name))
+        for method in [m for m in ("lrp", "ism") if m in stored]:
+            examples.append({"seq_id": seq_id, "method": method, "sequence": str(lrp["sequence"][i])[start:end],
+                             "relevance": stored[method]["relevance"][i, 0, start:end], "start": start,
+                             "motifs": motifs, "output": output, "prediction": float(lrp["prediction"][i, 0])})
+    return examples
+
+
+def run_summary(lrp_files: dict[str, str], score_files: dict[str, str], curve_files: dict[str, str],
+                primary_methods: dict[str, str], primary: dict, outputs: dict, *, n_boot: int, level: float,
+                seed: int, logos: int, sites_path=None, design_motifs=None) -> None:
+    """Write conservation/faithfulness tables and figures.
+
+    lrp_files: "task/model/selection" → LRP .npz; score_files / curve_files: "task/model" →
+    faithfulness rows / mean curves; primary_methods: method → .npz of the primary model's test
+    selection (for the logos). outputs: paths by name (see the `summarise_attribution` rule).
+    """
+    conservation, per_sequence = conservation_tables(lrp_files)
+    write_table(conservation, outputs["conservation"])
+    write_table(per_sequence, outputs["conservation_per_sequence"])
+    log.info("conservation: max relative error %.2e over %d explained outputs", conservation.max_rel_err.max(), len(per_sequence))
+
+    tables, paired, curves = [], [], []
+    for key, path in score_files.items():
+        task, model = key.split("/")
+        scores = read_table(path)
+        table = summarise(scores, n_boot=n_boot, level=level, seed=seed)
+        table.insert(0, "model", model)
+        table.insert(0, "task", task)
+        tables.append(table)
+        diff = paired_differences(scores, n_boot=n_boot, level=level, seed=seed)
+        diff.insert(0, "model", model)
+        diff.insert(0, "task", task)
+        paired.append(diff)
+        curve = read_table(curve_files[key])
+        curves.append(curve.assign(task=task, model=model))
+    every = pd.concat(tables, ignore_index=True)
+    write_table(every, outputs["faithfulness_all"])
+    write_table(pd.concat(paired, ignore_index=True), outputs["paired"])
+    main = every[(every.task == primary["task"]) & (every.model == primary["model"])]
+    write_table(main[["method", "metric", "value", "ci_low", "ci_high", "n"]], outputs["faithfulness"])
+    for row in main[main.metric.isin(["delta_af", "motif_auroc"])].itertuples():
+        log.info("%s %s: %.4f [%.4f, %.4f]", row.method, row.metric, row.value, row.ci_low, row.ci_high)
+
+    plots.conservation_scatter(per_sequence, outputs["conservation_figure"])
+    all_curves = pd.concat(curves, ignore_index=True)
+    plots.perturbation_curves(all_curves[(all_curves.task == primary["task"]) & (all_curves.model == primary["model"])],
+                              outputs["curves_figure"])
+    plots.faithfulness_bars(every, outputs["faithfulness_figure"])
+    sites = None
+    if sites_path:
+        sites = read_table(sites_path)
+        sites = sites[sites.dataset == primary["task"]]
+    stored = {method: read_attributions(path) for method, path in primary_methods.items()}
+    plots.attribution_logos(_logo_examples(stored, logos, sites, primary["task"], design_motifs), outputs["logos_figure"])
