@@ -18,6 +18,7 @@ include: "rules/encoder.smk"
 include: "rules/models.smk"
 include: "rules/report.smk"
 include: "rules/attribution.smk"
+include: "rules/motifs.smk"
 
 
 rule all:

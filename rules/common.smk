@@ -253,6 +253,7 @@ def default_targets():
         + head_targets()
         + report_targets()
         + attribution_targets()
+        + motif_targets()
     )
 
 
@@ -389,3 +390,49 @@ def attribution_targets():
         "results/attribution/conservation.tsv",
         "results/attribution/faithfulness.tsv",
     ]
+
+
+# ---------------------------------------------------------------------------- motifs
+MOTIFS = config["motifs"]
+MOTIF_PRIMARY = MOTIFS["sources"][0]
+
+
+def motif_folder(model, method):
+    return f"results/motifs/{model}/{method}"
+
+
+def motif_attributions(wildcards):
+    """{task: attribution file of every test sequence} of one source."""
+    return {
+        task: attribution_file(task, wildcards.model, "all", wildcards.method)
+        for task in MOTIFS["tasks"]
+    }
+
+
+def motif_source_files(name):
+    return [
+        os.path.join(motif_folder(s["model"], s["method"]), name)
+        for s in MOTIFS["sources"]
+    ]
+
+
+def motif_summary_inputs(wildcards):
+    folder = motif_folder(MOTIF_PRIMARY["model"], MOTIF_PRIMARY["method"])
+    files = {
+        "enrichment": f"{folder}/enrichment.tsv",
+        "seqlets": f"{folder}/seqlets.tsv",
+        "matches": f"{folder}/denovo_matches.tsv",
+        "modisco": f"{folder}/modisco.h5",
+        "meme": "results/motifs/jaspar.meme",
+    }
+    return files
+
+
+def motif_targets():
+    targets = ["results/motifs/enrichment.tsv", "results/motifs/jaspar.meme"]
+    targets += motif_source_files("enrichment.tsv") + motif_source_files("modisco.h5")
+    if SYNTHETIC:
+        targets += ["results/motifs/truth_check.tsv"] + motif_source_files(
+            "truth_check.tsv"
+        )
+    return targets

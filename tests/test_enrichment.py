@@ -54,6 +54,13 @@ def test_truth_check_recall_and_false_share():
     assert check.loc["false_share", "value"] == 0.5
 
 
+def test_dimer_profiles_count_for_their_parts():
+    table = pd.DataFrame({"level": ["family"] * 2, "family": ["GATA::Tal", "Jun"], "qvalue": [0.001, 0.01]})
+    check = truth_check(table, {"GATA", "Fos::Jun"}).set_index("metric")
+    assert check.loc["recall", "value"] == 1.0  # GATA via the dimer, Fos::Jun via Jun
+    assert check.loc["false_share", "value"] == 0.0
+
+
 def test_empty_group_is_refused():
     with pytest.raises(ValueError, match="needs seqlets"):
         enrichment(hits([]), 0, hits([]), 10, MOTIFS, group="HepG2")

@@ -52,6 +52,11 @@ def test_test_selection_is_seeded_and_from_the_test_split(table):
     assert sorted(epi.label_id) == [0, 0, 1, 1]  # stratified by class
 
 
+def test_all_selection_takes_every_test_sequence(table):
+    chosen = select_sequences("epi", "all", table, 2, seed=0)
+    assert list(chosen.seq_id) == [f"s{i}" for i in range(8)]
+
+
 def test_top_selection_ranks_predictions(table):
     predictions = pd.DataFrame({"test_set": "id", "seq_id": [f"s{i}" for i in range(8)],
                                 "pred_K562": np.arange(8.0), "pred_HepG2": np.arange(8.0)})

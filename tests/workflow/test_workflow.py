@@ -49,7 +49,9 @@ ATTRIBUTION_TARGETS = ["results/attribution/conservation.tsv", "results/attribut
 ATTRIBUTION_FIGURES = [f"results/attribution/figures/{name}.png" for name in ("conservation", "perturbation_curves", "faithfulness", "logos")]
 # tiny.yaml explains head_mean (LRP + 5 baselines) and Malinois (5 baselines) on the MPRA task,
 # plus LRP of head_mean on the top and SNV selections.
-ATTRIBUTE_JOBS = 6 + 5 + 2
+ATTRIBUTE_JOBS = 6 + 5 + 2 + 2  # + every test sequence of the two motif sources
+MOTIF_TARGETS = ["results/motifs/enrichment.tsv", "results/motifs/jaspar.meme", "results/motifs/truth_check.tsv"]
+MOTIF_SOURCES = ["results/motifs/head_mean/lrp", "results/motifs/malinois/grad_x_input"]
 REPORT_FIGURES = [f"results/reports/figures/{name}.png" for name in ("comparison_bars", "mpra_scatter", "training_curves", "epi_confusion")]
 DATA_RULES = {
     "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
@@ -102,7 +104,10 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     assert stats.pop("evaluate") == 2 * len(MODELS)
     assert stats.pop("attribute") == ATTRIBUTE_JOBS
     assert stats.pop("faithfulness") == 2
-    assert {"train_joint", "evaluate_noise_ceiling", "compare_models", "summarise_attribution"} <= set(stats)
+    for rule in ("motif_enrichment", "denovo_motifs", "motif_truth_check"):
+        assert stats.pop(rule) == len(MOTIF_SOURCES), rule
+    assert {"train_joint", "evaluate_noise_ceiling", "compare_models", "summarise_attribution", "motif_database",
+            "summarise_motifs", "primary_truth_check"} <= set(stats)
     assert all(count == 1 for count in stats.values()), stats
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
@@ -110,7 +115,8 @@ def test_dry_run_lists_the_data_rules(tmp_path):
 def test_full_run_produces_every_target(tiny_run):
     workdir, proc = tiny_run
     targets = rule_inputs(proc.output, "all")
-    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(REPORT_TARGETS) | set(ATTRIBUTION_TARGETS)
+    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(REPORT_TARGETS) | set(ATTRIBUTION_TARGETS) | set(MOTIF_TARGETS) \
+        | {f"{s}/{f}" for s in MOTIF_SOURCES for f in ("enrichment.tsv", "modisco.h5", "truth_check.tsv")}
     for target in targets:
         path = workdir / target
         assert path.is_file(), f"{target} missing"
@@ -191,6 +197,22 @@ def test_attribution_conserves_and_scores_every_method(tiny_run):
     assert stored["seq_id"][0].endswith(":ref") and stored["seq_id"][1].endswith(":alt")
 
 
+def test_motif_stage_tables_and_figures(tiny_run):
+    from crelens.motifs_db import read_meme
+
+    workdir, _ = tiny_run
+    assert len(read_meme(workdir / "results/motifs/jaspar.meme")) == 879  # JASPAR2024 CORE vertebrates
+    table = pd.read_csv(workdir / "results/motifs/enrichment.tsv", sep="\t")
+    assert {"group", "level", "motif_id", "family", "odds_ratio", "pvalue", "qvalue"} <= set(table.columns)
+    assert set(table.level) <= {"motif", "family"}
+    truth = pd.read_csv(workdir / "results/motifs/truth_check.tsv", sep="\t").set_index("metric")
+    assert {"recall", "false_share", "denovo_recall", "denovo_false_share"} <= set(truth.index)
+    assert truth.value.between(0, 1).all()
+    for name in ("enrichment_volcano", "motif_logos", "seqlet_positions"):
+        assert (workdir / f"results/motifs/figures/{name}.png").read_bytes()[:8] == PNG_MAGIC, name
+    assert (workdir / "results/motifs/head_mean/lrp/modisco_report/motifs.html").is_file()
+
+
 def test_immediate_rerun_has_nothing_to_do(tiny_run):
     proc = snakemake(tiny_run[0], "-n")
     assert proc.returncode == 0, describe(proc)
@@ -236,7 +258,7 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     # the MPRA attributions stay; their faithfulness is rescored against the rebuilt truth sites
     assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
                           "train_scratch", "train_joint", "evaluate", "compare_models", "faithfulness",
-                          "summarise_attribution", "all"}, describe(proc)
+                          "summarise_attribution", "motif_truth_check", "primary_truth_check", "all"}, describe(proc)
     assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
     assert stats["train_head"] == len(HEAD_KINDS)  # the EPI heads only
     assert stats["train_scratch"] == len(SCRATCH_MODELS)  # the EPI baselines only
@@ -293,7 +315,8 @@ def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
     # epi_dataset, mpra_dataset and truth_sites fingerprint crelens.datasets; the summary follows them.
     assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
                           "train_scratch", "train_joint", "evaluate", "evaluate_noise_ceiling", "compare_models",
-                          "attribute", "faithfulness", "summarise_attribution", "all"}, describe(proc)
+                          "attribute", "faithfulness", "summarise_attribution", "motif_enrichment", "denovo_motifs",
+                          "motif_truth_check", "primary_truth_check", "summarise_motifs", "all"}, describe(proc)
     assert "pretrain_encoder" not in stats
     assert "Params have changed" in proc.output
 

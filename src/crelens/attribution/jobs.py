@@ -42,7 +42,7 @@ from .lrp import conservation_frame, lrp
 log = logging.getLogger(__name__)
 
 METHODS = ("lrp", *BASELINES)
-SELECTIONS = ("test", "top", "snv")
+SELECTIONS = ("test", "top", "snv", "all")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -69,6 +69,7 @@ def select_sequences(task: str, selection: str, table: pd.DataFrame, n: int, see
     """(seq_id, sequence, label_id) of the sequences to explain.
 
     test: a seeded random sample of test sequences (stratified by class for EPI);
+    all:  every test sequence (the input of motif discovery; n is ignored);
     top:  the test sequences with the highest prediction (MPRA: mean over cells; EPI: the
           probability of the true class), from the evaluation's predictions;
     snv:  the first n SNV pairs, ref and alt rows next to each other (MPRA only).
@@ -86,7 +87,9 @@ def select_sequences(task: str, selection: str, table: pd.DataFrame, n: int, see
     test = table[table["split"] == "test"]
     if test.empty:
         raise InputError(None, f"{task}: no test sequences to explain")
-    if selection == "test":
+    if selection == "all":
+        chosen = test
+    elif selection == "test":
         if task == "epi":
             per_class = max(1, n // test["label_id"].nunique())
             picked = [g.iloc[rng.permutation(len(g))[:per_class]] for _, g in test.groupby("label_id")]
