@@ -175,9 +175,19 @@ def run_denovo(attribution_paths: dict[str, str], meme_path, release: str, setti
     onehot, contrib = modisco_inputs(stored)
     log.info("TF-MoDISco lite on %d sequences × %d nt", *onehot.shape[:2])
     settings = settings["modisco"]
-    positive, negative = TFMoDISco(one_hot=onehot, hypothetical_contribs=contrib, sliding_window_size=settings["window"],
-                                   flank_size=settings["flank"], target_seqlet_fdr=settings["target_seqlet_fdr"],
-                                   max_seqlets_per_metacluster=settings["max_seqlets"], n_leiden_runs=settings["leiden_runs"])
+    try:
+        positive, negative = TFMoDISco(
+            one_hot=onehot, hypothetical_contribs=contrib, sliding_window_size=settings["window"],
+            flank_size=settings["flank"], target_seqlet_fdr=settings["target_seqlet_fdr"],
+            max_seqlets_per_metacluster=settings["max_seqlets"], n_leiden_runs=settings["leiden_runs"])
+    except ValueError as exc:
+        # modisco-lite 3.0.0 fits an isotonic threshold on the windows' null distribution and
+        # fails inside scikit-learn when no window passes (few or flat attributions): that is
+        # "no seqlet to cluster", reported as no pattern; any other error propagates.
+        if "Sample weights must contain at least one non-zero number" not in str(exc):
+            raise
+        log.warning("TF-MoDISco found no windows above its null threshold (%s): no pattern", exc)
+        positive, negative = None, None
     with atomic_path(out_h5, suffix=".h5") as tmp:
         save_hdf5(str(tmp), positive, negative, settings["window"])
     n_patterns = sum(len(p or []) for p in (positive, negative))
