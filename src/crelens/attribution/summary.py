@@ -14,9 +14,10 @@ import pandas as pd
 
 from .. import plots
 from ..io import read_table, write_table
-from ..metrics import bootstrap_ci
+from ..metrics import paired_bootstrap
 from .faithfulness import summarise
 from .jobs import conservation_table, read_attributions, relevant_motifs
+from .lrp import conservation_summary
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +41,37 @@ def conservation_tables(lrp_files: dict[str, str]) -> tuple[pd.DataFrame, pd.Dat
     per_sequence[absorbed_cols] = per_sequence[absorbed_cols].fillna(0.0)
     rows = []
     for (task, model, selection, dtype), group in per_sequence.groupby(["task", "model", "selection", "dtype"], sort=False):
-        share = group[absorbed_cols].sum(axis=1).abs() / group["explained"].abs().clip(lower=1e-12)
-        rows.append({"method": "lrp", "task": task, "model": model, "selection": selection, "dtype": dtype,
-                     "n": len(group), "max_rel_err": float(group["rel_err"].max()),
-                     "median_rel_err": float(group["rel_err"].median()),
-                     "median_absorbed_share": float(share.median())})
-    return pd.DataFrame(rows), per_sequence
+        row = conservation_summary(group, "lrp", dtype)
+        row.insert(1, "task", task)
+        row.insert(2, "model", model)
+        row.insert(3, "selection", selection)
+        rows.append(row)
+    return pd.concat(rows, ignore_index=True), per_sequence
+
+
+def _mean_score(_targets, values) -> float:
+    """A per-sequence score's mean: the scores are the measurements, there are no targets."""
+    return float(np.mean(values))
 
 
 def paired_differences(scores: pd.DataFrame, reference: str = "lrp", n_boot: int = 1000, level: float = 0.95,
                        seed: int = 0) -> pd.DataFrame:
-    """reference − method per metric on the same sequences, with a bootstrap CI and a two-sided
-    bootstrap p-value (share of resampled mean differences on the other side of 0, doubled)."""
+    """reference − method per metric on the same sequences: mean difference with the paired
+    bootstrap CI and two-sided p-value of `crelens.metrics.paired_bootstrap`, as the model
+    comparison uses."""
     rows = []
     wide = scores.pivot_table(index=["seq_id", "metric"], columns="method", values="value").reset_index()
     if reference not in wide:
         return pd.DataFrame(columns=["method", "metric", "difference", "ci_low", "ci_high", "pvalue", "n"])
-    rng = np.random.default_rng(seed)
     for metric, group in wide.groupby("metric", sort=False):
         for method in [m for m in pd.unique(scores["method"]) if m != reference]:
-            diff = (group[reference] - group[method]).dropna().to_numpy()
-            if diff.size < 2:
+            both = group[[reference, method]].dropna().to_numpy()
+            if len(both) < 2:
                 continue
-            value, low, high = bootstrap_ci(np.mean, diff, n_boot=n_boot, level=level, seed=seed)
-            means = diff[rng.integers(0, diff.size, (n_boot, diff.size))].mean(1)
-            pvalue = min(1.0, 2 * min(np.mean(means <= 0), np.mean(means >= 0)))
-            rows.append({"method": method, "metric": metric, "difference": value, "ci_low": low, "ci_high": high,
-                         "pvalue": float(pvalue), "n": int(diff.size)})
+            test = paired_bootstrap(_mean_score, np.zeros(len(both)), both[:, 0], both[:, 1],
+                                    n_boot=n_boot, level=level, seed=seed)
+            rows.append({"method": method, "metric": metric, "difference": test["delta"], "ci_low": test["low"],
+                         "ci_high": test["high"], "pvalue": test["pvalue"], "n": len(both)})
     return pd.DataFrame(rows)
 
 

@@ -37,6 +37,7 @@ from torch import nn
 
 from crelens.errors import InputError
 from crelens.models.lrp import active as lrp_active
+from crelens.models.lrp import add_bias, product
 from crelens.models.scan import selective_scan
 from crelens.tokenizer import COMPLEMENT_MAP, reverse_complement_ids
 
@@ -256,8 +257,7 @@ def silu(x: torch.Tensor) -> torch.Tensor:
 
 def gate(y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Mamba's output gate y ⊙ SiLU(z). (MambaLRP half rule: 0.5·s + (0.5·s).detach().)"""
-    ledger = lrp_active()
-    return y * silu(z) if ledger is None else ledger.product(y, silu(z))
+    return product(y, silu(z))
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -436,13 +436,10 @@ class BiMambaWrapper(nn.Module):
         if self.mamba_rev is None:
             return self.mamba_fwd(hidden)
         # mamba_rev(h.flip(1)).flip(1) is computed as mamba_rev(h, reverse=True): same function.
-        ledger = lrp_active()
         if not self.shares_projections():
             out = self.mamba_fwd(hidden)
             out_rev = self.mamba_rev(hidden, reverse=True)
-            if self.strategy == "add":
-                return out + out_rev
-            return out * out_rev if ledger is None else ledger.product(out, out_rev)
+            return out + out_rev if self.strategy == "add" else product(out, out_rev)
         # Tied projections are per-position linear maps, so the same function costs half the
         # matmuls: in_proj(flip_L(h)) = flip_L(in_proj(h)), and for "add"
         # out_proj(a) + out_proj(b) = out_proj(a + b) (+ the bias once more).
@@ -452,10 +449,8 @@ class BiMambaWrapper(nn.Module):
         proj = self.mamba_fwd.out_proj
         if self.strategy == "add":
             out = proj(y_fwd + y_rev)
-            if proj.bias is None:
-                return out
-            return out + proj.bias if ledger is None else ledger.add_bias(out, proj.bias)
-        return proj(y_fwd) * proj(y_rev) if ledger is None else ledger.product(proj(y_fwd), proj(y_rev))
+            return out if proj.bias is None else add_bias(out, proj.bias)
+        return product(proj(y_fwd), proj(y_rev))
 
 
 class RCPSWrapper(nn.Module):

@@ -111,6 +111,18 @@ class Ledger:
         return dict(totals)
 
 
+def product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a · b, under the half rule in LRP mode (for products of two relevance paths)."""
+    ledger = active()
+    return a * b if ledger is None else ledger.product(a, b)
+
+
+def add_bias(out: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """out + bias, the bias logged as an absorber in LRP mode."""
+    ledger = active()
+    return out + bias if ledger is None else ledger.add_bias(out, bias)
+
+
 def _linear_hook(module: nn.Linear, args, output):
     ledger = active()
     if ledger is None or (module.bias is None and ledger.epsilon == 0):
