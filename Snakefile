@@ -11,6 +11,9 @@ configfile: os.path.join(workflow.basedir, "config/config.yaml")
 validate(config, "config/schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/datasets.smk"
@@ -19,6 +22,7 @@ include: "rules/models.smk"
 include: "rules/report.smk"
 include: "rules/attribution.smk"
 include: "rules/motifs.smk"
+include: "rules/figures.smk"
 
 
 rule all:

@@ -11,7 +11,7 @@ rule attribute:
     benchmark:
         "results/benchmarks/attribute/{task}_{model}_{selection}_{method}.tsv"
     conda:
-        ENV
+        GPU_ENV
     threads: 2
     resources:
         mem_mb=8000,

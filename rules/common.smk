@@ -47,6 +47,15 @@ RESOURCES = {
 }
 FILE_TO_RESOURCE = {entry["file"]: name for name, entry in RESOURCES.items()}
 ENV = "../envs/crelens.yaml"
+# GPU rules (they also request a GPU in profiles/slurm): CUDA PyTorch and the Mamba kernels
+GPU_ENV = "../envs/crelens-gpu.yaml"
+# Both env files install this checkout editable as ${CRELENS_ROOT}, which pip expands (conda
+# creates environments from a copy of the file, so a relative path could not name it).
+os.environ["CRELENS_ROOT"] = workflow.basedir
+
+
+envvars:
+    "CRELENS_ROOT",
 
 
 def repo_path(path):
@@ -160,6 +169,26 @@ def head_targets():
     ]
 
 
+HEAD_TRAINING_KEYS = (
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "max_epochs",
+    "patience",
+    "dropout",
+)
+
+
+def head_settings(wildcards):
+    """Training settings of one head kind: the shared ones, overridden by heads.per_kind[kind].
+
+    Only a head's own settings are its params, so changing one kind's settings (or adding a
+    kind) reruns that head and what depends on it, and nothing upstream or beside it.
+    """
+    own = config["heads"].get("per_kind", {}).get(wildcards.head, {})
+    return {key: own.get(key, config["heads"][key]) for key in HEAD_TRAINING_KEYS}
+
+
 TASKS = config["heads"]["tasks"]
 
 
@@ -254,6 +283,7 @@ def default_targets():
         + report_targets()
         + attribution_targets()
         + motif_targets()
+        + figure_targets()
     )
 
 
@@ -309,26 +339,27 @@ def attribution_file(task, model, selection, method):
     return f"results/attribution/{task}/{model}/{selection}/{method}.npz"
 
 
-def attribution_inputs(wildcards):
+def explained_inputs(task, model, selection):
+    """Model, table, encoder (heads) and selection inputs of explaining `model` on `task`."""
     inputs = {
-        "weights": model_file(wildcards.task, wildcards.model, "best.safetensors"),
-        "table": f"results/datasets/{wildcards.task}.parquet",
+        "weights": model_file(task, model, "best.safetensors"),
+        "table": f"results/datasets/{task}.parquet",
     }
-    if wildcards.model in HEAD_MODELS:
+    if model in HEAD_MODELS:
         inputs["encoder"] = encoder_file("model.safetensors")
-    if wildcards.selection == "top":
-        inputs["predictions"] = (
-            f"results/evaluation/{wildcards.task}/{wildcards.model}/predictions.parquet"
-        )
-    if wildcards.selection == "snv":
+    if selection == "top":
+        inputs["predictions"] = f"results/evaluation/{task}/{model}/predictions.parquet"
+    if selection == "snv":
         inputs["snv"] = "results/datasets/mpra_snv.parquet"
     return inputs
 
 
+def attribution_inputs(wildcards):
+    return explained_inputs(wildcards.task, wildcards.model, wildcards.selection)
+
+
 def faithfulness_inputs(wildcards):
-    inputs = attribution_inputs(
-        type("W", (), {**dict(wildcards.items()), "selection": "test"})
-    )
+    inputs = explained_inputs(wildcards.task, wildcards.model, "test")
     inputs.update(
         {
             f"attr_{m}": attribution_file(wildcards.task, wildcards.model, "test", m)
@@ -436,3 +467,48 @@ def motif_targets():
             "truth_check.tsv"
         )
     return targets
+
+
+# ---------------------------------------------------------------------------- paper figures
+def _figure_tables():
+    """{figure: {argument of its crelens.figures function: results table it is drawn from}}."""
+    primary = ATTRIBUTION["primary"]
+    motifs = {"enrichment": "results/motifs/enrichment.tsv"}
+    if SYNTHETIC:  # the truth check exists only where the planted motifs are known
+        motifs["truth"] = "results/motifs/truth_check.tsv"
+    return {
+        "data_overview": {"summary": "results/datasets/summary.tsv"},
+        "model_comparison": {"comparison": "results/reports/comparison.tsv"},
+        "faithfulness": {
+            "scores": "results/attribution/faithfulness_all.tsv",
+            "curves": f"results/attribution/{primary['task']}/{primary['model']}/curves.tsv",
+        },
+        "conservation": {
+            "conservation": "results/attribution/conservation_per_sequence.tsv"
+        },
+        "motif_enrichment": motifs,
+    }
+
+
+FIGURES = _figure_tables()
+
+
+def figure_inputs(wildcards):
+    return FIGURES[wildcards.figure]
+
+
+def figure_settings(wildcards):
+    """The settings one figure is drawn with (a change reruns that figure only)."""
+    settings = {
+        "faithfulness": {"primary": ATTRIBUTION["primary"]},
+        "motif_enrichment": {"qvalue": MOTIFS["qvalue"]},
+    }
+    return settings.get(wildcards.figure, {})
+
+
+def figure_targets():
+    return [
+        f"results/figures/{name}.{kind}"
+        for name in FIGURES
+        for kind in ("pdf", "png", "tsv")
+    ]

@@ -80,8 +80,16 @@ rule datasets_summary:
     input:
         unpack(summary_inputs),
     output:
-        table="results/datasets/summary.tsv",
-        figure="results/datasets/overview.png",
+        table=report(
+            "results/datasets/summary.tsv",
+            category="Data",
+            caption="../report/datasets_summary.rst",
+        ),
+        figure=report(
+            "results/datasets/overview.png",
+            category="Data",
+            caption="../report/datasets_overview.rst",
+        ),
     log:
         "results/logs/datasets_summary.log",
     conda:

@@ -15,7 +15,7 @@ rule pretrain_encoder:
     benchmark:
         "results/benchmarks/pretrain_encoder.tsv"
     conda:
-        ENV
+        GPU_ENV
     threads: 2
     resources:
         mem_mb=4000,
@@ -34,7 +34,11 @@ rule encoder_loss_curve:
     input:
         "results/encoder/pretrained/loss_curve.tsv",
     output:
-        "results/encoder/loss_curve.png",
+        report(
+            "results/encoder/loss_curve.png",
+            category="Encoder",
+            caption="../report/encoder_loss_curve.rst",
+        ),
     log:
         "results/logs/encoder_loss_curve.log",
     conda:
@@ -74,7 +78,7 @@ rule cache_embeddings:
     benchmark:
         "results/benchmarks/cache_embeddings/{table}.tsv"
     conda:
-        ENV
+        GPU_ENV
     threads: 2
     resources:
         mem_mb=8000,

@@ -36,7 +36,7 @@ rule train_head:
         runtime=60,
     params:
         cells=CELLS,
-        settings=config["heads"],
+        settings=head_settings,
         seed=lambda wildcards: derive_seed(
             config["seed"], f"head:{wildcards.task}:{wildcards.head}"
         ),
@@ -57,7 +57,7 @@ rule train_scratch:
     benchmark:
         "results/benchmarks/train_scratch/{task}_{scratch}.tsv"
     conda:
-        ENV
+        GPU_ENV
     threads: 2
     resources:
         mem_mb=6000,
@@ -86,7 +86,7 @@ rule train_joint:
     benchmark:
         "results/benchmarks/train_joint.tsv"
     conda:
-        ENV
+        GPU_ENV
     threads: 2
     resources:
         mem_mb=8000,

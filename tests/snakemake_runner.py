@@ -12,7 +12,7 @@ SNAKEFILE = REPO / "Snakefile"
 TINY = REPO / "tests/workflow/tiny.yaml"
 
 
-def snakemake(workdir, *args, configfile=TINY, env: dict | None = None, timeout: float = 900):
+def snakemake(workdir, *args, configfile=TINY, env: dict | None = None, timeout: float = 1800):
     """Run Snakemake on the repository's Snakefile in `workdir`; stdout and stderr together in .output."""
     cmd = [
         sys.executable, "-m", "snakemake",

@@ -302,9 +302,18 @@ def enrichment_volcano(families: pd.DataFrame, qvalue: float, path) -> None:
         significant = rows_.qvalue < qvalue
         ax.scatter(odds[~significant], score[~significant], s=8, color="#BBBBBB", linewidths=0)
         ax.scatter(odds[significant], score[significant], s=14, color="#C44E52", linewidths=0)
+        # labels at the same height stacked downwards one line apart and turned inwards on the
+        # right, so that families with equal counts (equal q) stay readable inside the panel
+        labelled: dict[float, int] = {}  # labels so far at each height
         for row in rows_[significant].nsmallest(6, "qvalue").itertuples():
-            ax.annotate(str(row.family)[:28], (np.log2(np.clip(row.odds_ratio, 1 / 64, 64)), -np.log10(max(row.qvalue, 1e-300))),
-                        fontsize=6, xytext=(3, 2), textcoords="offset points")
+            point = (np.log2(np.clip(row.odds_ratio, 1 / 64, 64)), -np.log10(max(row.qvalue, 1e-300)))
+            height = round(point[1], 1)
+            stacked = labelled.get(height, 0)
+            labelled[height] = stacked + 1
+            right = point[0] > 0
+            ax.annotate(str(row.family)[:28], point, fontsize=6, xytext=(-3 if right else 3, -8 * stacked),
+                        textcoords="offset points", ha="right" if right else "left", va="top")
+        ax.set_xlim(-7, 7)
         ax.axhline(-np.log10(qvalue), color="black", linestyle=":", linewidth=0.8)
         ax.set(title=f"{group}: {int(significant.sum())} families q < {qvalue}", xlabel="log2 odds ratio (seqlets vs background)",
                ylabel="−log10 q")

@@ -53,6 +53,9 @@ ATTRIBUTE_JOBS = 6 + 5 + 2 + 2  # + every test sequence of the two motif sources
 MOTIF_TARGETS = ["results/motifs/enrichment.tsv", "results/motifs/jaspar.meme", "results/motifs/truth_check.tsv"]
 MOTIF_SOURCES = ["results/motifs/head_mean/lrp", "results/motifs/malinois/grad_x_input"]
 REPORT_FIGURES = [f"results/reports/figures/{name}.png" for name in ("comparison_bars", "mpra_scatter", "training_curves", "epi_confusion")]
+# Paper figures (rules/figures.smk), each as PDF + PNG + its source data; part of the default target.
+PAPER_FIGURES = ("data_overview", "model_comparison", "faithfulness", "conservation", "motif_enrichment")
+FIGURE_TARGETS = [f"results/figures/{name}.{kind}" for name in PAPER_FIGURES for kind in ("pdf", "png", "tsv")]
 DATA_RULES = {
     "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
 }
@@ -106,6 +109,7 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     assert stats.pop("faithfulness") == 2
     for rule in ("motif_enrichment", "denovo_motifs", "motif_truth_check"):
         assert stats.pop(rule) == len(MOTIF_SOURCES), rule
+    assert stats.pop("paper_figure") == len(PAPER_FIGURES)
     assert {"train_joint", "evaluate_noise_ceiling", "compare_models", "summarise_attribution", "motif_database",
             "summarise_motifs", "primary_truth_check"} <= set(stats)
     assert all(count == 1 for count in stats.values()), stats
@@ -116,7 +120,7 @@ def test_full_run_produces_every_target(tiny_run):
     workdir, proc = tiny_run
     targets = rule_inputs(proc.output, "all")
     assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(REPORT_TARGETS) | set(ATTRIBUTION_TARGETS) | set(MOTIF_TARGETS) \
-        | {f"{s}/{f}" for s in MOTIF_SOURCES for f in ("enrichment.tsv", "modisco.h5", "truth_check.tsv")}
+        | {f"{s}/{f}" for s in MOTIF_SOURCES for f in ("enrichment.tsv", "modisco.h5", "truth_check.tsv")} | set(FIGURE_TARGETS)
     for target in targets:
         path = workdir / target
         assert path.is_file(), f"{target} missing"
@@ -213,6 +217,22 @@ def test_motif_stage_tables_and_figures(tiny_run):
     assert (workdir / "results/motifs/head_mean/lrp/modisco_report/motifs.html").is_file()
 
 
+def test_paper_figures_written(tiny_run):
+    workdir, _ = tiny_run
+    for target in FIGURE_TARGETS:
+        path = workdir / target
+        assert path.is_file() and path.stat().st_size > 0, f"{target} missing or empty"
+    for name in PAPER_FIGURES:
+        assert (workdir / f"results/figures/{name}.pdf").read_bytes().startswith(b"%PDF"), name
+        assert (workdir / f"results/figures/{name}.png").read_bytes()[:8] == PNG_MAGIC, name
+        assert len(pd.read_csv(workdir / f"results/figures/{name}.tsv", sep="\t")) > 0, name
+    truth = pd.read_csv(workdir / "results/figures/motif_enrichment.tsv", sep="\t")
+    assert set(truth.panel) == {"a", "b"}  # the truth-check panel: the tiny run is synthetic
+    comparison = pd.read_csv(workdir / "results/figures/model_comparison.tsv", sep="\t")
+    assert set(comparison.model) == set(MODELS) | {"noise_ceiling"}
+    assert part_files(workdir / "results/figures") == []
+
+
 def test_immediate_rerun_has_nothing_to_do(tiny_run):
     proc = snakemake(tiny_run[0], "-n")
     assert proc.returncode == 0, describe(proc)
@@ -223,7 +243,8 @@ def test_immediate_rerun_has_nothing_to_do(tiny_run):
 def test_forcerun_one_rule_reruns_only_that_job(tiny_run):
     proc = snakemake(tiny_run[0], "-n", "--forcerun", "datasets_summary")
     assert proc.returncode == 0, describe(proc)
-    assert job_stats(proc.output) == {"datasets_summary": 1, "all": 1}, describe(proc)
+    # ... and the paper figure drawn from its summary.tsv (data_overview)
+    assert job_stats(proc.output) == {"datasets_summary": 1, "paper_figure": 1, "all": 1}, describe(proc)
     assert "simulate" not in job_stats(proc.output)
 
 
@@ -258,7 +279,7 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     # the MPRA attributions stay; their faithfulness is rescored against the rebuilt truth sites
     assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
                           "train_scratch", "train_joint", "evaluate", "compare_models", "faithfulness",
-                          "summarise_attribution", "motif_truth_check", "primary_truth_check", "all"}, describe(proc)
+                          "summarise_attribution", "motif_truth_check", "primary_truth_check", "paper_figure", "all"}, describe(proc)
     assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
     assert stats["train_head"] == len(HEAD_KINDS)  # the EPI heads only
     assert stats["train_scratch"] == len(SCRATCH_MODELS)  # the EPI baselines only
@@ -316,7 +337,7 @@ def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
     assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
                           "train_scratch", "train_joint", "evaluate", "evaluate_noise_ceiling", "compare_models",
                           "attribute", "faithfulness", "summarise_attribution", "motif_enrichment", "denovo_motifs",
-                          "motif_truth_check", "primary_truth_check", "summarise_motifs", "all"}, describe(proc)
+                          "motif_truth_check", "primary_truth_check", "summarise_motifs", "paper_figure", "all"}, describe(proc)
     assert "pretrain_encoder" not in stats
     assert "Params have changed" in proc.output
 
@@ -366,3 +387,67 @@ def test_bad_input_stops_with_file_and_problem_and_no_partial_output(copy_run):
     assert not (datasets / "epi.parquet").exists()
     assert part_files(datasets) == []
     assert (datasets / "mpra.parquet").exists(), "outputs of other rules stay"
+
+
+
+def test_changed_head_setting_reruns_that_head_and_its_dependents_only(tiny_run, tmp_path):
+    """A setting of one head kind (heads.per_kind) reruns that head and what reads it: no
+    re-caching, no other head, nothing upstream."""
+    config = write_config(tmp_path / "head.yaml", {"heads": {"per_kind": {"mean": {"dropout": 0.3}}}})
+    proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", configfile=config)
+    assert proc.returncode == 0, describe(proc)
+    stats = job_stats(proc.output)
+    tasks = load_config()["heads"]["tasks"]
+    heads = re.findall(r"^rule train_head:\n(?:\s+\w+: .*\n)*?\s+wildcards: (.*)$", proc.output, re.MULTILINE)
+    assert sorted(heads) == sorted(f"task={task}, head=mean" for task in tasks), describe(proc)
+    assert stats["evaluate"] == len(tasks) and stats["compare_models"] == 1
+    upstream = {"simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "truth_sites", "pretrain_encoder",
+                "cache_embeddings", "train_scratch", "train_joint", "evaluate_noise_ceiling"}
+    assert not upstream & set(stats), describe(proc)
+    # head_mean is the primary attributed model: its attributions and motifs follow it
+    assert {"attribute", "faithfulness", "summarise_attribution", "motif_enrichment"} <= set(stats)
+
+
+def test_forcerun_of_the_head_rule_reruns_every_head_but_not_the_cache(tiny_run):
+    proc = snakemake(tiny_run[0], "-n", "--forcerun", "train_head")
+    assert proc.returncode == 0, describe(proc)
+    stats = job_stats(proc.output)
+    assert stats["train_head"] == len(HEAD_TARGETS), describe(proc)
+    assert not {"cache_embeddings", "pretrain_encoder", "train_scratch"} & set(stats), describe(proc)
+
+
+def registered_report_files() -> dict[str, str]:
+    """{path: category} of every output the rules wrap in report(...) (rules/*.smk)."""
+    found = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for path, category in re.findall(r'report\(\s*"([^"]+)",\s*category="([^"]+)"', smk.read_text()):
+            found[path] = category
+    return found
+
+
+def test_report_holds_every_stage_figure_and_table(tiny_run, tmp_path):
+    """`snakemake --report` (.zip to look inside, .html as users open it): every registered
+    figure and table is in the report, non-empty, under its stage's category."""
+    import zipfile
+
+    registered = registered_report_files()
+    assert set(registered.values()) == {"Data", "Encoder", "Models", "Attribution", "Motifs"}
+    archive = tmp_path / "report.zip"
+    proc = snakemake(tiny_run[0], "--report", archive)
+    assert proc.returncode == 0, describe(proc)
+    with zipfile.ZipFile(archive) as bundle:
+        sizes = {info.filename: info.file_size for info in bundle.infolist()}
+    # the archive keeps each file as report/data/raw/<hash>/<file name>
+    raw = [name for name in sizes if "/data/raw/" in name]
+    for base, paths in pd.Series(list(registered)).groupby(lambda i: Path(list(registered)[i]).name):
+        entries = [name for name in raw if name.endswith("/" + base)]
+        assert len(entries) >= len(paths), f"{list(paths)} not in the report; raw entries: {sorted(raw)[:30]}"
+        assert all(sizes[name] > 0 for name in entries), base
+    for path in registered:
+        if path.endswith(".png"):
+            assert (tiny_run[0] / path).read_bytes().startswith(PNG_MAGIC), path
+    html = tmp_path / "report.html"
+    proc = snakemake(tiny_run[0], "--report", html)
+    assert proc.returncode == 0, describe(proc)
+    text = html.read_text(errors="replace")
+    assert html.stat().st_size > 100_000 and "crelens" in text
