@@ -252,7 +252,7 @@ def model_comparison(comparison: pd.DataFrame):
 
 @_paper_style
 def faithfulness(scores: pd.DataFrame, curves: pd.DataFrame | None = None, primary: dict | None = None):
-    """ΔA^F (MoRF minus LeRF area; higher = more faithful) per attribution method with 95% CIs,
+    """ΔA^F (LeRF minus MoRF area; higher = more faithful) per attribution method with 95% CIs,
     one panel per explained task · model, and the primary model's mean MoRF/LeRF curves.
 
     scores: results/attribution/faithfulness_all.tsv; curves: the curves.tsv of `primary`
@@ -281,7 +281,7 @@ def faithfulness(scores: pd.DataFrame, curves: pd.DataFrame | None = None, prima
         _points_with_ci(ax, rows["method"].map(y_of), rows, [_colour(METHOD_COLOURS, m) for m in rows["method"]])
         ax.axvline(0, color="#BBBBBB", linewidth=0.5, zorder=0)
         ax.set_title(f"{task.upper()} · {model}")
-        ax.set_xlabel(r"$\Delta A^F$ (MoRF − LeRF)")
+        ax.set_xlabel(r"$\Delta A^F$ (LeRF − MoRF area)")
         _panel_label(ax, letter)
         parts.append(rows.assign(panel=letter, order="", fraction=np.nan))
     axes[0].set_yticks(range(len(methods)), [METHOD_LABELS.get(m, m) for m in methods])
