@@ -32,9 +32,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from crelens.models import scan
-from crelens.models.caduceus import CaduceusConfig, CaduceusForMaskedLM, count_parameters
-from crelens.models.scan import selective_scan, selective_scan_sequential
+from crelens.encoder import scan
+from crelens.encoder.caduceus import CaduceusConfig, CaduceusForMaskedLM
+from crelens.encoder.ops import fused
+from crelens.encoder.scan import selective_scan, selective_scan_sequential
+from crelens.parameters import count_parameters
 
 
 def timed(fn, reps: int) -> tuple[float, float]:
@@ -95,15 +97,17 @@ def _rel(actual: torch.Tensor, expected: torch.Tensor) -> float:
 def bench_scan(args) -> dict:
     paths = {"loop": selective_scan_sequential, "torch": _with_kernel("torch", selective_scan)}
     first_call_s = None
-    if scan._fused_kernels() is not None:
+    if fused.kernels() is not None:
         paths["fused"] = _with_kernel("fused", selective_scan)
         tiny = [t.requires_grad_() for t in scan_inputs(1, 16, 8, 4)]
         start = time.perf_counter()  # compile or cache load of the float32 forward and backward kernels
         paths["fused"](*tiny).sum().backward()
         first_call_s = time.perf_counter() - start
-        print(f"fused kernel: first call (forward+backward, float32) {first_call_s:.2f} s (numba compile or cache load)")
+        print(
+            f"fused kernel: first call (forward+backward, float32) {first_call_s:.2f} s (numba compile or cache load)"
+        )
     else:
-        print(f"fused kernel unavailable ({scan._FUSED_ERROR!r}); comparing the loop and the chunked path")
+        print(f"fused kernel unavailable ({fused.build_error()!r}); comparing the loop and the chunked path")
     results = {"kernel_first_call_s": first_call_s}
     for batch in args.scan_batches:
         inputs = scan_inputs(batch, 512, args.length, 16)
@@ -127,7 +131,9 @@ def bench_scan(args) -> dict:
         )
         grads_ref = forward_backward(selective_scan_sequential)
         backward_err = {
-            name: max(_rel(a, e) for a, e in zip(forward_backward(paths[name]), grads_ref)) for name in paths if name != "loop"
+            name: max(_rel(a, e) for a, e in zip(forward_backward(paths[name]), grads_ref))
+            for name in paths
+            if name != "loop"
         }
         key = f"B{batch}"
         entry = {"shape": {"batch": batch, "d_inner": 512, "length": args.length, "d_state": 16}}
@@ -142,8 +148,12 @@ def bench_scan(args) -> dict:
         results[key] = entry
         shape = f"L={args.length} D=512 N=16 B={batch}"
         for label, timing in (("forward", forward), ("fwd+bwd", backward)):
-            print(f"scan {shape} {label:8s}: " + ", ".join(
-                f"{name} {timing[name][0] * 1e3:7.1f} ms (median {timing[name][1] * 1e3:.1f})" for name in paths))
+            print(
+                f"scan {shape} {label:8s}: "
+                + ", ".join(
+                    f"{name} {timing[name][0] * 1e3:7.1f} ms (median {timing[name][1] * 1e3:.1f})" for name in paths
+                )
+            )
         for name in paths:
             if name != "loop":
                 print(
@@ -161,7 +171,7 @@ def bench_encoder(args) -> dict:
     with torch.inference_mode():
         enc_min, enc_med = timed(lambda: model.caduceus(ids), args.reps)
     result = {
-        "parameters": count_parameters(model),
+        "parameters": count_parameters(model, trainable=False),
         "batch": args.batch,
         "length": args.length,
         "seconds_per_batch": enc_min,
@@ -184,28 +194,45 @@ def bench_cache_write(args) -> dict:
 
     import numpy as np
 
-    from crelens.cache import write_cache
+    from crelens.encoder.cache import write_cache
 
     n, bins, dim = 4096, 24, 256
     block = np.random.default_rng(0).standard_normal((args.batch, bins, dim)).astype(np.float32)
     ids = [f"s{i}" for i in range(n)]
     seqs = ["A" * args.length] * n
     with tempfile.TemporaryDirectory() as tmp:
-        seconds, _ = timed(lambda: write_cache(tmp + f"/{time.perf_counter_ns()}", ids, seqs, lambda b: block[: len(b)], lambda b: block[: len(b)],
-                                               identity={}, shard_size=1024, batch_size=args.batch), 1)
+        seconds, _ = timed(
+            lambda: write_cache(
+                tmp + f"/{time.perf_counter_ns()}",
+                ids,
+                seqs,
+                lambda b: block[: len(b)],
+                lambda b: block[: len(b)],
+                identity={},
+                shard_size=1024,
+                batch_size=args.batch,
+            ),
+            1,
+        )
     mb = n * 2 * bins * dim * 2 / 1e6
     config = CaduceusConfig(d_model=64, n_layer=2, rcps=True)  # config/config.yaml encoder.pretrain
     model = CaduceusForMaskedLM(config).eval()
-    from crelens.models.caduceus import encode_rc_invariant
+    from crelens.encoder.caduceus import encode_rc_invariant
 
     ids_t = torch.randint(7, 11, (32, args.length), generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         enc_s, _ = timed(lambda: encode_rc_invariant(model, ids_t), args.reps)
     encoder_rate = 32 / enc_s / 2  # both strands per cached sequence
-    result = {"sequences_per_s_io_only": n / seconds, "mb_per_s": mb / seconds,
-              "default_encoder_sequences_per_s": encoder_rate, "io_share_of_cache_time": encoder_rate / (n / seconds)}
-    print(f"cache write (I/O only): {n / seconds:,.0f} sequences/s, {mb / seconds:.0f} MB/s; default encoder caches "
-          f"{encoder_rate:.1f} sequences/s -> writing is {100 * result['io_share_of_cache_time']:.2f}% of cache time")
+    result = {
+        "sequences_per_s_io_only": n / seconds,
+        "mb_per_s": mb / seconds,
+        "default_encoder_sequences_per_s": encoder_rate,
+        "io_share_of_cache_time": encoder_rate / (n / seconds),
+    }
+    print(
+        f"cache write (I/O only): {n / seconds:,.0f} sequences/s, {mb / seconds:.0f} MB/s; default encoder caches "
+        f"{encoder_rate:.1f} sequences/s -> writing is {100 * result['io_share_of_cache_time']:.2f}% of cache time"
+    )
     return result
 
 
@@ -219,8 +246,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--scan-batches", type=lambda s: [int(x) for x in s.split(",")], default=[4, 8])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=600)
-    parser.add_argument("--sections", type=lambda s: s.split(","), default=[name for name, _ in SECTIONS],
-                        help="comma-separated subset of: " + ",".join(name for name, _ in SECTIONS))
+    parser.add_argument(
+        "--sections",
+        type=lambda s: s.split(","),
+        default=[name for name, _ in SECTIONS],
+        help="comma-separated subset of: " + ",".join(name for name, _ in SECTIONS),
+    )
     args = parser.parse_args(argv)
 
     summary = {

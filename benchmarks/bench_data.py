@@ -1,9 +1,9 @@
 """Data-stage benchmark: measured side by side in one run, printed as ratios; JSON on the last line.
 
-  python benchmarks/data.py [--scale 0.003]
+  python benchmarks/bench_data.py [--scale 0.003]
 
 - simulate: simulated genome bp per second;
-- FASTA validation: `crelens.io.iter_fasta` (streaming, validating) vs reading the same file's
+- FASTA validation: `crelens.data.formats.iter_fasta` (streaming, validating) vs reading the same file's
   lines without any check — the price of validation;
 - prepare_genome: end-to-end MB/s (validate + write FASTA/.fai + gaps);
 - EPI set: windows per second (bedtools shuffle, pyfaidx extraction, leak checks, balancing).
@@ -21,12 +21,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import load_config, run_simulation  # noqa: E402
+from crelens.data.formats import iter_fasta  # noqa: E402
+from crelens.data.genome import run_prepare_genome  # noqa: E402
+from crelens.datasets.epi import build_epi  # noqa: E402
+from crelens.names import SYNTHETIC_OUTPUTS as OUTPUTS  # noqa: E402
 
-from crelens.datasets import build_epi  # noqa: E402
-from crelens.genome import prepare_genome  # noqa: E402
-from crelens.io import iter_fasta  # noqa: E402
-from crelens.simulate import OUTPUTS  # noqa: E402
+from conftest import load_config, run_simulation  # noqa: E402
 
 
 def timed(fn, repeat: int = 3):
@@ -57,10 +57,20 @@ def main() -> None:
         plain_s, _ = timed(plain)
         validate_s, _ = timed(lambda: sum(len(s) for _, s in iter_fasta(fasta)))
         out = tmp / "prep"
-        prep_s, _ = timed(lambda: prepare_genome(fasta, out / "g.fa", out / "c.tsv", out / "gaps.bed", config["chromosomes"]))
+        prep_s, _ = timed(
+            lambda: run_prepare_genome(fasta, out / "g.fa", out / "c.tsv", out / "gaps.bed", config["chromosomes"])
+        )
         epi_s, epi = timed(
-            lambda: build_epi(out / "g.fa", out / "c.tsv", tmp / "sim" / OUTPUTS["promoters"], tmp / "sim" / OUTPUTS["ccres"], out / "gaps.bed",
-                              config["datasets"]["epi"], config["splits"], 1),
+            lambda: build_epi(
+                out / "g.fa",
+                out / "c.tsv",
+                tmp / "sim" / OUTPUTS["promoters"],
+                tmp / "sim" / OUTPUTS["ccres"],
+                out / "gaps.bed",
+                config["datasets"]["epi"],
+                config["splits"],
+                1,
+            ),
             repeat=1,
         )
     result = {
@@ -74,9 +84,13 @@ def main() -> None:
         "epi_windows": len(epi),
         "epi_windows_per_s": round(len(epi) / epi_s, 1),
     }
-    print(f"simulate          {result['simulate_mbp_per_s']:8.2f} Mbp/s   ({summary['genome_bp'] / 1e6:.2f} Mbp in {sim_s:.2f} s)")
-    print(f"FASTA read        {result['fasta_plain_read_mb_per_s']:8.1f} MB/s plain, {result['fasta_validated_mb_per_s']:.1f} MB/s validated "
-          f"-> validation costs {result['validation_cost_ratio']:.2f}x a plain read")
+    print(
+        f"simulate          {result['simulate_mbp_per_s']:8.2f} Mbp/s   ({summary['genome_bp'] / 1e6:.2f} Mbp in {sim_s:.2f} s)"
+    )
+    print(
+        f"FASTA read        {result['fasta_plain_read_mb_per_s']:8.1f} MB/s plain, {result['fasta_validated_mb_per_s']:.1f} MB/s validated "
+        f"-> validation costs {result['validation_cost_ratio']:.2f}x a plain read"
+    )
     print(f"prepare_genome    {result['prepare_genome_mb_per_s']:8.1f} MB/s")
     print(f"EPI set           {result['epi_windows_per_s']:8.1f} windows/s ({len(epi)} windows)")
     print(json.dumps(result))

@@ -30,9 +30,10 @@ import numpy as np
 import torch
 from timing import best_of
 
-from crelens.cache import EmbeddingCache, write_cache
-from crelens.models.heads import HEAD_KINDS, build_head
-from crelens.training import train_model
+from crelens.encoder.cache import EmbeddingCache, write_cache
+from crelens.models.heads import build_head
+from crelens.models.training import train_model
+from crelens.names import HEAD_KINDS
 
 
 def drop_page_cache(folder: Path) -> None:
@@ -50,9 +51,16 @@ def make_cache(folder: Path, rows: int, bins: int, dim: int) -> float:
     rng = np.random.default_rng(0)
     ids = [f"s{i}" for i in range(rows)]
     start = time.perf_counter()
-    write_cache(folder, ids, ["A"] * rows, lambda seqs: rng.standard_normal((len(seqs), bins, dim), dtype=np.float32),
-                lambda seqs: rng.standard_normal((len(seqs), bins, dim), dtype=np.float32),
-                identity={"benchmark": True}, shard_size=1024, batch_size=256)
+    write_cache(
+        folder,
+        ids,
+        ["A"] * rows,
+        lambda seqs: rng.standard_normal((len(seqs), bins, dim), dtype=np.float32),
+        lambda seqs: rng.standard_normal((len(seqs), bins, dim), dtype=np.float32),
+        identity={"benchmark": True},
+        shard_size=1024,
+        batch_size=256,
+    )
     seconds = time.perf_counter() - start
     return rows * 2 * bins * dim * 2 / 1e6 / seconds
 
@@ -80,10 +88,14 @@ def main() -> None:
             return cache.rows(every)
 
         cold = best_of(cold_read, args.reps)
-        print(f"cache: {args.rows} rows × 2 strands × {args.bins} bins × {args.dim} float16 = {megabytes:.1f} MB "
-              f"(written at {write_mb_s:.0f} MB/s)")
-        print(f"read once: warm {warm * 1e3:.1f} ms ({megabytes / warm:.0f} MB/s), cold {cold * 1e3:.1f} ms "
-              f"({megabytes / cold:.0f} MB/s)")
+        print(
+            f"cache: {args.rows} rows × 2 strands × {args.bins} bins × {args.dim} float16 = {megabytes:.1f} MB "
+            f"(written at {write_mb_s:.0f} MB/s)"
+        )
+        print(
+            f"read once: warm {warm * 1e3:.1f} ms ({megabytes / warm:.0f} MB/s), cold {cold * 1e3:.1f} ms "
+            f"({megabytes / cold:.0f} MB/s)"
+        )
 
         rng = np.random.default_rng(1)
         n_val = args.rows // 10
@@ -92,15 +104,28 @@ def main() -> None:
         features_train, features_val = cache.rows(train_rows), cache.rows(val_rows)
         epochs = {}
         for kind in HEAD_KINDS:
+
             def one_epoch(kind=kind):
                 torch.manual_seed(0)
                 head = build_head(kind, args.bins, args.dim, 3)
-                train_model(head, features_train, y[train_rows], features_val, y[val_rows], task="regression",
-                            max_epochs=1, patience=1, batch_size=64, log=lambda line: None)
+                train_model(
+                    head,
+                    features_train,
+                    y[train_rows],
+                    features_val,
+                    y[val_rows],
+                    task="regression",
+                    max_epochs=1,
+                    patience=1,
+                    batch_size=64,
+                    log=lambda line: None,
+                )
 
             epochs[kind] = best_of(one_epoch, args.reps)
-            print(f"epoch {kind:>8}: {epochs[kind] * 1e3:8.1f} ms  = {epochs[kind] / cold:6.2f} × cold read, "
-                  f"{epochs[kind] / warm:7.2f} × warm read")
+            print(
+                f"epoch {kind:>8}: {epochs[kind] * 1e3:8.1f} ms  = {epochs[kind] / cold:6.2f} × cold read, "
+                f"{epochs[kind] / warm:7.2f} × warm read"
+            )
     slowest = max(epochs, key=epochs.get)
     result = {
         "epoch_over_cache_read": round(epochs[slowest] / cold, 3),
@@ -110,8 +135,12 @@ def main() -> None:
         "cache_read_cold_ms": round(cold * 1e3, 2),
         "cache_read_warm_ms": round(warm * 1e3, 2),
         "cache_write_mb_s": round(write_mb_s, 1),
-        "rows": args.rows, "bins": args.bins, "dim": args.dim, "threads": args.threads,
-        "torch": torch.__version__, "machine": platform.machine(),
+        "rows": args.rows,
+        "bins": args.bins,
+        "dim": args.dim,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
     }
     print(json.dumps(result))
 

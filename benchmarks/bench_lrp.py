@@ -31,7 +31,7 @@ from timing import best_of
 from crelens.attribution.baselines import integrated_gradients, ism_all_outputs
 from crelens.attribution.explained import CaduceusHeadModel
 from crelens.attribution.lrp import lrp
-from crelens.models.caduceus import Caduceus, CaduceusConfig
+from crelens.encoder.caduceus import Caduceus, CaduceusConfig
 from crelens.models.heads import build_head
 
 
@@ -51,8 +51,13 @@ def main() -> None:
     torch.manual_seed(0)
     dtype = getattr(torch, args.dtype)
     config = CaduceusConfig(d_model=args.d_model, n_layer=args.layers, rcps=True)
-    model = CaduceusHeadModel(Caduceus(config).backbone, build_head("mean", args.bins, args.d_model, 3), args.bins,
-                              ["a", "b", "c"]).to(dtype).eval()
+    model = (
+        CaduceusHeadModel(
+            Caduceus(config).backbone, build_head("mean", args.bins, args.d_model, 3), args.bins, ["a", "b", "c"]
+        )
+        .to(dtype)
+        .eval()
+    )
     rng = np.random.default_rng(0)
     seqs = ["".join(rng.choice(list("ACGT"), args.length)) for _ in range(args.batch)]
     x = model.inputs(seqs)
@@ -84,22 +89,36 @@ def main() -> None:
     ism_all_outputs(model, small, batch_size=args.ism_mutants)
     t_small = time.perf_counter() - start
 
-    print(f"CaduceusHeadModel PS d_model={args.d_model} layers={args.layers} L={args.length} batch={args.batch} "
-          f"{args.dtype}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    print(
+        f"CaduceusHeadModel PS d_model={args.d_model} layers={args.layers} L={args.length} batch={args.batch} "
+        f"{args.dtype}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
+    )
     print(f"  forward          {t_forward * 1e3:9.1f} ms")
     print(f"  MambaLRP         {t_lrp * 1e3:9.1f} ms   {t_lrp / t_forward:6.2f}× forward")
     print(f"  IG ({args.ig_steps} steps)    {t_ig * 1e3:9.1f} ms   {t_ig / t_forward:6.2f}× forward")
-    print(f"  ISM (3·L mutants) {t_ism * 1e3:8.1f} ms   {t_ism / t_forward:6.1f}× forward "
-          f"(from {args.ism_mutants} mutant forwards in {t_mutants * 1e3:.1f} ms)")
+    print(
+        f"  ISM (3·L mutants) {t_ism * 1e3:8.1f} ms   {t_ism / t_forward:6.1f}× forward "
+        f"(from {args.ism_mutants} mutant forwards in {t_mutants * 1e3:.1f} ms)"
+    )
     print(f"  real ISM call on 1 × 64 nt: {t_small * 1e3:.1f} ms")
-    print(json.dumps({
-        "lrp_over_forward": round(t_lrp / t_forward, 3),
-        "ig_over_forward": round(t_ig / t_forward, 3),
-        "ism_over_forward": round(t_ism / t_forward, 1),
-        "forward_ms": round(t_forward * 1e3, 2), "lrp_ms": round(t_lrp * 1e3, 2),
-        "ig_ms": round(t_ig * 1e3, 2), "ism_ms_scaled": round(t_ism * 1e3, 1),
-        "d_model": args.d_model, "layers": args.layers, "length": args.length, "batch": args.batch, "dtype": args.dtype,
-    }))
+    print(
+        json.dumps(
+            {
+                "lrp_over_forward": round(t_lrp / t_forward, 3),
+                "ig_over_forward": round(t_ig / t_forward, 3),
+                "ism_over_forward": round(t_ism / t_forward, 1),
+                "forward_ms": round(t_forward * 1e3, 2),
+                "lrp_ms": round(t_lrp * 1e3, 2),
+                "ig_ms": round(t_ig * 1e3, 2),
+                "ism_ms_scaled": round(t_ism * 1e3, 1),
+                "d_model": args.d_model,
+                "layers": args.layers,
+                "length": args.length,
+                "batch": args.batch,
+                "dtype": args.dtype,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

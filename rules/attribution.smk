@@ -1,4 +1,4 @@
-# Attribution: MambaLRP for Caduceus + heads, baselines, conservation and faithfulness (issue 5).
+# Attribution: MambaLRP for Caduceus + heads, baselines, conservation and faithfulness.
 
 
 rule attribute:
@@ -26,9 +26,9 @@ rule attribute:
         seed=lambda wildcards: derive_seed(
             config["seed"], f"attribution/{wildcards.task}/{wildcards.selection}"
         ),
-        code=code_version("attribution", "models", "tokenizer", "sequences", "io"),
+        code=script_code("attribution/attribute.py"),
     script:
-        "../workflow/scripts/attribute.py"
+        "../workflow/scripts/attribution/attribute.py"
 
 
 rule faithfulness:
@@ -59,9 +59,9 @@ rule faithfulness:
         settings=FAITHFULNESS_SETTINGS,
         n_as=config["encoder"]["n_as"],
         motifs=config["data"]["synthetic"]["design"]["motifs"] if SYNTHETIC else None,
-        code=code_version("attribution", "models", "tokenizer", "sequences", "io"),
+        code=script_code("attribution/faithfulness.py"),
     script:
-        "../workflow/scripts/faithfulness.py"
+        "../workflow/scripts/attribution/faithfulness.py"
 
 
 rule summarise_attribution:
@@ -121,6 +121,6 @@ rule summarise_attribution:
         motifs=config["data"]["synthetic"]["design"]["motifs"] if SYNTHETIC else None,
         settings=config["evaluation"],
         seed=derive_seed(config["seed"], "attribution_summary"),
-        code=code_version("attribution", "plots", "metrics", "io"),
+        code=script_code("attribution/summarise_attribution.py"),
     script:
-        "../workflow/scripts/summarise_attribution.py"
+        "../workflow/scripts/attribution/summarise_attribution.py"

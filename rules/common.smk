@@ -1,16 +1,26 @@
-# Input functions, config lookups and wildcard constraints used by every stage.
+# Configuration, names and helpers every stage uses; each stage's own input functions live in
+# its rules file. Only dependency-free crelens modules are imported here: building the DAG
+# (which every SLURM job does again) must not import torch, captum or matplotlib.
 import re
 
 import yaml
 
 from crelens.config import check_config
 from crelens.errors import InputError
-from crelens.provenance import code_version, derive_seed
-from crelens.cache import CACHE_TABLES
-from crelens.evaluation import NOISE_CEILING, TASK_TABLES
-from crelens.models.registry import HEAD_MODELS, JOINT, MODEL_NAMES, SCRATCH_MODELS
-from crelens.attribution.jobs import METHODS as ATTRIBUTION_METHODS, SELECTIONS
-from crelens.simulate import OUTPUTS as SYNTHETIC_OUTPUTS, mpra_file
+from crelens.names import (
+    ATTRIBUTION_METHODS,
+    CACHE_TABLES,
+    HEAD_MODELS,
+    JOINT,
+    MODEL_NAMES,
+    NOISE_CEILING,
+    SCRATCH_MODELS,
+    SELECTIONS,
+    SYNTHETIC_OUTPUTS,
+    TASK_TABLES,
+    mpra_file,
+)
+from crelens.provenance import code_fingerprint, derive_seed
 
 try:
     check_config(config)
@@ -58,6 +68,14 @@ envvars:
     "CRELENS_ROOT",
 
 
+def script_code(script):
+    """Fingerprint of a rule's script (under workflow/scripts) and of the logic of every crelens
+    module it imports: passed as the rule's `code` param, so a change of that logic reruns the
+    rule and a change of comments, docstrings or formatting does not (crelens.provenance).
+    """
+    return code_fingerprint(os.path.join(workflow.basedir, "workflow/scripts", script))
+
+
 def repo_path(path):
     """Relative paths in the config name files shipped with the workflow (e.g. resources/)."""
     return path if os.path.isabs(path) else os.path.join(workflow.basedir, path)
@@ -88,15 +106,8 @@ wildcard_constraints:
 
 
 def synthetic_path(key):
+    """A file the simulator writes (crelens.names.SYNTHETIC_OUTPUTS)."""
     return f"{SYN_DIR}/{SYNTHETIC_OUTPUTS[key]}"
-
-
-def synthetic_outputs():
-    """Every file the simulator writes, by key (the rule's named outputs)."""
-    files = {key: synthetic_path(key) for key in SYNTHETIC_OUTPUTS}
-    files["genome_index"] = synthetic_path("genome") + ".fai"
-    files.update({f"mpra_{c}": f"{SYN_DIR}/{mpra_file(c)}" for c in CELLS})
-    return files
 
 
 def source_file(resource):
@@ -108,8 +119,40 @@ def source_file(resource):
     return f"{DOWNLOAD_DIR}/{RESOURCES[resource]['file']}"
 
 
-def mpra_sources(wildcards=None):
-    return {cell: source_file(f"mpra_{cell}") for cell in CELLS}
+def encoder_file(name):
+    """A file of the frozen encoder's folder: pretrained here, or the pinned download."""
+    folder = "pretrained" if config["encoder"]["source"] == "pretrain" else "download"
+    return f"results/encoder/{folder}/{name}"
+
+
+TASKS = config["heads"]["tasks"]
+
+
+def task_models(task):
+    """Every model of the comparison trained for `task`: heads, then baselines."""
+    models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
+    for name in config["baselines"]["models"]:
+        if name != JOINT or set(TASKS) >= {"mpra", "epi"}:  # joint needs both tasks
+            models.append(name)
+    return models
+
+
+def model_file(task, model, name):
+    """A file of a trained model's folder (the joint model has one folder for both tasks)."""
+    if model == JOINT:
+        return f"results/models/joint/{name}"
+    return f"results/models/{task}/{model}/{name}"
+
+
+# ---------------------------------------------------------------------------- data (rules/data.smk)
+
+
+def synthetic_outputs():
+    """Every file the simulator writes, by key (the rule's named outputs)."""
+    files = {key: synthetic_path(key) for key in SYNTHETIC_OUTPUTS}
+    files["genome_index"] = synthetic_path("genome") + ".fai"
+    files.update({f"mpra_{c}": f"{SYN_DIR}/{mpra_file(c)}" for c in CELLS})
+    return files
 
 
 def download_md5(wildcards):
@@ -123,6 +166,9 @@ def download_url(wildcards):
 def jaspar_source():
     """The JASPAR MEME file on the download path; pyjaspar's bundled database otherwise."""
     return [] if SYNTHETIC else [source_file("jaspar")]
+
+
+# ---------------------------------------------------------------------------- datasets (rules/datasets.smk)
 
 
 def dataset_targets():
@@ -140,10 +186,28 @@ def dataset_targets():
     return targets
 
 
-def encoder_file(name):
-    """A file of the frozen encoder's folder: pretrained here, or the pinned download."""
-    folder = "pretrained" if config["encoder"]["source"] == "pretrain" else "download"
-    return f"results/encoder/{folder}/{name}"
+def mpra_inputs(wildcards):
+    inputs = {"contigs": "results/data/genome.contigs.tsv"}
+    inputs.update({f"mpra_{cell}": source_file(f"mpra_{cell}") for cell in CELLS})
+    if SYNTHETIC:
+        inputs["variant_truth"] = synthetic_path("truth_variants")
+    return inputs
+
+
+def summary_inputs(wildcards):
+    inputs = {
+        "epi": "results/datasets/epi.parquet",
+        "mpra": "results/datasets/mpra.parquet",
+        "snv": "results/datasets/mpra_snv.parquet",
+        "ood": "results/datasets/mpra_ood.parquet",
+    }
+    if SYNTHETIC:
+        inputs["sites"] = "results/datasets/truth_sites.parquet"
+        inputs["ceiling"] = synthetic_path("noise_ceiling")
+    return inputs
+
+
+# ---------------------------------------------------------------------------- encoder (rules/encoder.smk)
 
 
 def cache_table_input(wildcards):
@@ -159,6 +223,9 @@ def encoder_targets():
     if config["encoder"]["source"] == "pretrain":
         targets.append("results/encoder/loss_curve.png")
     return targets
+
+
+# ---------------------------------------------------------------------------- models (rules/models.smk)
 
 
 def head_targets():
@@ -189,23 +256,7 @@ def head_settings(wildcards):
     return {key: own.get(key, config["heads"][key]) for key in HEAD_TRAINING_KEYS}
 
 
-TASKS = config["heads"]["tasks"]
-
-
-def task_models(task):
-    """Every model of the comparison trained for `task`: heads, then baselines."""
-    models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
-    for name in config["baselines"]["models"]:
-        if name != JOINT or set(TASKS) >= {"mpra", "epi"}:  # joint needs both tasks
-            models.append(name)
-    return models
-
-
-def model_file(task, model, name):
-    """A file of a trained model's folder (the joint model has one folder for both tasks)."""
-    if model == JOINT:
-        return f"results/models/joint/{name}"
-    return f"results/models/{task}/{model}/{name}"
+# ---------------------------------------------------------------------------- evaluation (rules/evaluation.smk)
 
 
 def evaluation_tables(task):
@@ -275,40 +326,8 @@ def report_targets():
     return ["results/reports/comparison.tsv", "results/reports/comparison.md"]
 
 
-def default_targets():
-    return (
-        dataset_targets()
-        + encoder_targets()
-        + head_targets()
-        + report_targets()
-        + attribution_targets()
-        + motif_targets()
-        + figure_targets()
-    )
+# ---------------------------------------------------------------------------- attribution (rules/attribution.smk)
 
-
-def mpra_inputs(wildcards):
-    inputs = {"contigs": "results/data/genome.contigs.tsv"}
-    inputs.update({f"mpra_{cell}": path for cell, path in mpra_sources().items()})
-    if SYNTHETIC:
-        inputs["variant_truth"] = synthetic_path("truth_variants")
-    return inputs
-
-
-def summary_inputs(wildcards):
-    inputs = {
-        "epi": "results/datasets/epi.parquet",
-        "mpra": "results/datasets/mpra.parquet",
-        "snv": "results/datasets/mpra_snv.parquet",
-        "ood": "results/datasets/mpra_ood.parquet",
-    }
-    if SYNTHETIC:
-        inputs["sites"] = "results/datasets/truth_sites.parquet"
-        inputs["ceiling"] = synthetic_path("noise_ceiling")
-    return inputs
-
-
-# ---------------------------------------------------------------------------- attribution
 ATTRIBUTION = config["attribution"]
 
 
@@ -423,7 +442,8 @@ def attribution_targets():
     ]
 
 
-# ---------------------------------------------------------------------------- motifs
+# ---------------------------------------------------------------------------- motifs (rules/motifs.smk)
+
 MOTIFS = config["motifs"]
 MOTIF_PRIMARY = MOTIFS["sources"][0]
 
@@ -454,13 +474,28 @@ def motif_summary_inputs(wildcards):
         "seqlets": f"{folder}/seqlets.tsv",
         "matches": f"{folder}/denovo_matches.tsv",
         "modisco": f"{folder}/modisco.h5",
-        "meme": "results/motifs/jaspar.meme",
+        "meme": "results/data/jaspar.meme",
     }
+    if SYNTHETIC:
+        files["truth_check"] = f"{folder}/truth_check.tsv"
     return files
 
 
+def motif_summary_truth():
+    """The headline truth check, where the planted motifs are known (the offline world)."""
+    if not SYNTHETIC:
+        return {}
+    return {
+        "truth_check": report(
+            "results/motifs/truth_check.tsv",
+            category="Motifs",
+            caption="../report/motif_truth.rst",
+        )
+    }
+
+
 def motif_targets():
-    targets = ["results/motifs/enrichment.tsv", "results/motifs/jaspar.meme"]
+    targets = ["results/motifs/enrichment.tsv"]
     targets += motif_source_files("enrichment.tsv") + motif_source_files("modisco.h5")
     if SYNTHETIC:
         targets += ["results/motifs/truth_check.tsv"] + motif_source_files(
@@ -469,7 +504,9 @@ def motif_targets():
     return targets
 
 
-# ---------------------------------------------------------------------------- paper figures
+# ---------------------------------------------------------------------------- figures (rules/figures.smk)
+
+
 def _figure_tables():
     """{figure: {argument of its crelens.figures function: results table it is drawn from}}."""
     primary = ATTRIBUTION["primary"]
@@ -512,3 +549,19 @@ def figure_targets():
         for name in FIGURES
         for kind in ("pdf", "png", "tsv")
     ]
+
+
+# ---------------------------------------------------------------------------- default target
+
+
+def default_targets():
+    """What `snakemake` with no target makes: every stage's headline outputs."""
+    return (
+        dataset_targets()
+        + encoder_targets()
+        + head_targets()
+        + report_targets()
+        + attribution_targets()
+        + motif_targets()
+        + figure_targets()
+    )

@@ -23,9 +23,9 @@ rule simulate:
         variant_chromosomes=config["splits"]["test"],
         seed=derive_seed(config["seed"], "simulate"),
         outdir=lambda wildcards, output: os.path.dirname(output.genome),
-        code=code_version("simulate", "io", "motifs_db", "sequences", "atomic"),
+        code=script_code("data/simulate.py"),
     script:
-        "../workflow/scripts/simulate.py"
+        "../workflow/scripts/data/simulate.py"
 
 
 rule download:
@@ -43,8 +43,9 @@ rule download:
         md5=download_md5,
         retries=config["data"]["download"]["retries"],
         timeout=config["data"]["download"]["timeout_s"],
+        code=script_code("data/download.py"),
     script:
-        "../workflow/scripts/download.py"
+        "../workflow/scripts/data/download.py"
 
 
 rule download_unpinned:
@@ -62,8 +63,9 @@ rule download_unpinned:
         md5=None,
         retries=config["data"]["download"]["retries"],
         timeout=config["data"]["download"]["timeout_s"],
+        code=script_code("data/download.py"),
     script:
-        "../workflow/scripts/download.py"
+        "../workflow/scripts/data/download.py"
 
 
 rule prepare_genome:
@@ -85,9 +87,9 @@ rule prepare_genome:
         runtime=60,
     params:
         chromosomes=config["chromosomes"],
-        code=code_version("genome", "io", "atomic"),
+        code=script_code("data/prepare_genome.py"),
     script:
-        "../workflow/scripts/prepare_genome.py"
+        "../workflow/scripts/data/prepare_genome.py"
 
 
 rule jaspar:
@@ -101,6 +103,6 @@ rule jaspar:
         ENV
     params:
         release=config["data"]["jaspar_release"],
-        code=code_version("motifs_db", "io", "atomic"),
+        code=script_code("data/jaspar.py"),
     script:
-        "../workflow/scripts/jaspar.py"
+        "../workflow/scripts/data/jaspar.py"

@@ -25,9 +25,9 @@ rule epi_dataset:
         splits=config["splits"],
         homology=config["datasets"]["homology"],
         seed=derive_seed(config["seed"], "epi"),
-        code=code_version("datasets", "io", "sequences", "homology", "atomic"),
+        code=script_code("datasets/epi_dataset.py"),
     script:
-        "../workflow/scripts/epi_dataset.py"
+        "../workflow/scripts/datasets/epi_dataset.py"
 
 
 rule mpra_dataset:
@@ -51,9 +51,9 @@ rule mpra_dataset:
         splits=config["splits"],
         cells=CELLS,
         homology=config["datasets"]["homology"],
-        code=code_version("datasets", "io", "sequences", "homology", "atomic"),
+        code=script_code("datasets/mpra_dataset.py"),
     script:
-        "../workflow/scripts/mpra_dataset.py"
+        "../workflow/scripts/datasets/mpra_dataset.py"
 
 
 rule truth_sites:
@@ -71,9 +71,9 @@ rule truth_sites:
         ENV
     params:
         input_length=config["datasets"]["mpra"]["input_length"],
-        code=code_version("datasets", "io", "atomic"),
+        code=script_code("datasets/truth_sites.py"),
     script:
-        "../workflow/scripts/truth_sites.py"
+        "../workflow/scripts/datasets/truth_sites.py"
 
 
 rule datasets_summary:
@@ -96,6 +96,6 @@ rule datasets_summary:
         ENV
     params:
         cells=CELLS,
-        code=code_version("summary", "plots", "io", "atomic"),
+        code=script_code("datasets/datasets_summary.py"),
     script:
-        "../workflow/scripts/datasets_summary.py"
+        "../workflow/scripts/datasets/datasets_summary.py"

@@ -25,9 +25,9 @@ rule pretrain_encoder:
         splits=config["splits"],
         n_as=config["encoder"]["n_as"],
         seed=derive_seed(config["seed"], "pretrain_encoder"),
-        code=code_version("encoder", "pretrain", "models", "tokenizer", "io"),
+        code=script_code("encoder/pretrain_encoder.py"),
     script:
-        "../workflow/scripts/pretrain_encoder.py"
+        "../workflow/scripts/encoder/pretrain_encoder.py"
 
 
 rule encoder_loss_curve:
@@ -44,9 +44,9 @@ rule encoder_loss_curve:
     conda:
         ENV
     params:
-        code=code_version("plots"),
+        code=script_code("encoder/encoder_loss_curve.py"),
     script:
-        "../workflow/scripts/encoder_loss_curve.py"
+        "../workflow/scripts/encoder/encoder_loss_curve.py"
 
 
 rule download_encoder:
@@ -61,9 +61,9 @@ rule download_encoder:
     params:
         repo_id=config["encoder"]["download"]["repo_id"],
         revision=config["encoder"]["download"]["revision"],
-        code=code_version("encoder", "models"),
+        code=script_code("encoder/download_encoder.py"),
     script:
-        "../workflow/scripts/download_encoder.py"
+        "../workflow/scripts/encoder/download_encoder.py"
 
 
 rule cache_embeddings:
@@ -87,6 +87,6 @@ rule cache_embeddings:
         column=cache_column,
         cache=config["cache"],
         n_as=config["encoder"]["n_as"],
-        code=code_version("encoder", "cache", "models", "tokenizer", "io"),
+        code=script_code("encoder/cache_embeddings.py"),
     script:
-        "../workflow/scripts/cache_embeddings.py"
+        "../workflow/scripts/encoder/cache_embeddings.py"

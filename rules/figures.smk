@@ -1,4 +1,4 @@
-# Paper figures (issue 7): PDF + PNG + the plotted numbers as TSV, redrawn from results tables.
+# Paper figures: PDF + PNG + the plotted numbers as TSV, redrawn from results tables.
 
 
 rule paper_figure:
@@ -16,9 +16,9 @@ rule paper_figure:
         ENV
     params:
         settings=figure_settings,
-        code=code_version("figures", "plots", "io", "atomic"),
+        code=script_code("figures/paper_figure.py"),
     script:
-        "../workflow/scripts/paper_figure.py"
+        "../workflow/scripts/figures/paper_figure.py"
 
 
 rule figures:

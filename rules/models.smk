@@ -1,19 +1,5 @@
-# Models of the comparison (issue 4): heads on the frozen-encoder cache, Malinois and the seed
-# baselines trained from scratch, evaluation of each on the test sets with bootstrap CIs.
-
-MODEL_CODE = (
-    "training",
-    "losses",
-    "fit",
-    "models.registry",
-    "models.heads",
-    "models.malinois",
-    "models.attention",
-    "models.flops",
-    "cache",
-    "io",
-    "sequences",
-)
+# Models of the comparison: heads on the frozen-encoder cache, Malinois and the seed baselines
+# trained from scratch, all on the same splits through one training loop.
 
 
 rule train_head:
@@ -40,9 +26,9 @@ rule train_head:
         seed=lambda wildcards: derive_seed(
             config["seed"], f"head:{wildcards.task}:{wildcards.head}"
         ),
-        code=code_version(*MODEL_CODE),
+        code=script_code("models/train_head.py"),
     script:
-        "../workflow/scripts/train_head.py"
+        "../workflow/scripts/models/train_head.py"
 
 
 rule train_scratch:
@@ -68,9 +54,9 @@ rule train_scratch:
         seed=lambda wildcards: derive_seed(
             config["seed"], f"scratch:{wildcards.task}:{wildcards.scratch}"
         ),
-        code=code_version(*MODEL_CODE),
+        code=script_code("models/train_scratch.py"),
     script:
-        "../workflow/scripts/train_scratch.py"
+        "../workflow/scripts/models/train_scratch.py"
 
 
 rule train_joint:
@@ -95,57 +81,6 @@ rule train_joint:
         cells=CELLS,
         settings=config["baselines"],
         seed=derive_seed(config["seed"], "joint"),
-        code=code_version(*MODEL_CODE),
+        code=script_code("models/train_joint.py"),
     script:
-        "../workflow/scripts/train_joint.py"
-
-
-rule evaluate:
-    input:
-        unpack(evaluate_inputs),
-    output:
-        predictions="results/evaluation/{task}/{model}/predictions.parquet",
-        metrics="results/evaluation/{task}/{model}/metrics.tsv",
-    log:
-        "results/logs/evaluate/{task}_{model}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{task}_{model}.tsv"
-    conda:
-        ENV
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        tables=lambda wildcards: evaluation_tables(wildcards.task),
-        caches=lambda wildcards: evaluation_caches(wildcards.task, wildcards.model),
-        cells=CELLS,
-        settings=config["evaluation"],
-        seed=derive_seed(config["seed"], "evaluation"),
-        code=code_version("evaluation", "metrics", *MODEL_CODE),
-    script:
-        "../workflow/scripts/evaluate.py"
-
-
-rule evaluate_noise_ceiling:
-    input:
-        truth=synthetic_path("truth_activity"),
-        variants=synthetic_path("truth_variants"),
-        mpra="results/datasets/mpra.parquet",
-        snv="results/datasets/mpra_snv.parquet",
-        ood="results/datasets/mpra_ood.parquet",
-    output:
-        predictions=f"results/evaluation/mpra/{NOISE_CEILING}/predictions.parquet",
-        metrics=f"results/evaluation/mpra/{NOISE_CEILING}/metrics.tsv",
-    log:
-        "results/logs/evaluate/mpra_noise_ceiling.log",
-    conda:
-        ENV
-    params:
-        tables=evaluation_tables("mpra"),
-        cells=CELLS,
-        settings=config["evaluation"],
-        seed=derive_seed(config["seed"], "evaluation"),
-        code=code_version("evaluation", "metrics", "io"),
-    script:
-        "../workflow/scripts/evaluate_noise_ceiling.py"
+        "../workflow/scripts/models/train_joint.py"

@@ -1,26 +1,10 @@
-# Motifs: seqlets from attributions, JASPAR enrichment, de novo motifs, truth check (issue 6).
-
-
-rule motif_database:
-    input:
-        "results/data/jaspar.meme",
-    output:
-        "results/motifs/jaspar.meme",
-    log:
-        "results/logs/motif_database.log",
-    conda:
-        ENV
-    params:
-        release=config["data"]["jaspar_release"],
-        code=code_version("motifs_db", "io", "atomic"),
-    script:
-        "../workflow/scripts/motif_database.py"
+# Motifs: seqlets from attributions, JASPAR enrichment, de novo motifs, truth check.
 
 
 rule motif_enrichment:
     input:
         unpack(motif_attributions),
-        meme="results/motifs/jaspar.meme",
+        meme="results/data/jaspar.meme",
     output:
         enrichment="results/motifs/{model}/{method}/enrichment.tsv",
         seqlets="results/motifs/{model}/{method}/seqlets.tsv",
@@ -39,17 +23,15 @@ rule motif_enrichment:
         release=config["data"]["jaspar_release"],
         settings=MOTIFS,
         seed=derive_seed(config["seed"], "motifs"),
-        code=code_version(
-            "motif_analysis", "enrichment", "seqlets", "motifs_db", "attribution", "io"
-        ),
+        code=script_code("motifs/motif_enrichment.py"),
     script:
-        "../workflow/scripts/motif_enrichment.py"
+        "../workflow/scripts/motifs/motif_enrichment.py"
 
 
 rule denovo_motifs:
     input:
         unpack(motif_attributions),
-        meme="results/motifs/jaspar.meme",
+        meme="results/data/jaspar.meme",
     output:
         h5="results/motifs/{model}/{method}/modisco.h5",
         matches="results/motifs/{model}/{method}/denovo_matches.tsv",
@@ -68,9 +50,9 @@ rule denovo_motifs:
         attributions=motif_attributions,
         release=config["data"]["jaspar_release"],
         settings=MOTIFS,
-        code=code_version("motif_analysis", "motifs_db", "attribution", "io"),
+        code=script_code("motifs/denovo_motifs.py"),
     script:
-        "../workflow/scripts/denovo_motifs.py"
+        "../workflow/scripts/motifs/denovo_motifs.py"
 
 
 rule motif_truth_check:
@@ -89,15 +71,16 @@ rule motif_truth_check:
         attributions=motif_attributions,
         motifs=config["data"]["synthetic"]["design"]["motifs"],
         settings=MOTIFS,
-        code=code_version("motif_analysis", "enrichment", "io"),
+        code=script_code("motifs/motif_truth_check.py"),
     script:
-        "../workflow/scripts/motif_truth_check.py"
+        "../workflow/scripts/motifs/motif_truth_check.py"
 
 
 rule summarise_motifs:
     input:
         unpack(motif_summary_inputs),
     output:
+        **motif_summary_truth(),
         enrichment=report(
             "results/motifs/enrichment.tsv",
             category="Motifs",
@@ -124,26 +107,6 @@ rule summarise_motifs:
         ENV
     params:
         qvalue=MOTIFS["qvalue"],
-        code=code_version("motif_analysis", "plots", "io"),
+        code=script_code("motifs/summarise_motifs.py"),
     script:
-        "../workflow/scripts/summarise_motifs.py"
-
-
-rule primary_truth_check:
-    input:
-        os.path.join(
-            motif_folder(MOTIF_PRIMARY["model"], MOTIF_PRIMARY["method"]),
-            "truth_check.tsv",
-        ),
-    output:
-        report(
-            "results/motifs/truth_check.tsv",
-            category="Motifs",
-            caption="../report/motif_truth.rst",
-        ),
-    log:
-        "results/logs/primary_truth_check.log",
-    conda:
-        ENV
-    script:
-        "../workflow/scripts/primary_truth_check.py"
+        "../workflow/scripts/motifs/summarise_motifs.py"

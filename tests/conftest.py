@@ -34,9 +34,9 @@ def tiny_config() -> dict:
 
 
 def run_simulation(config: dict, outdir: Path, seed: int | None = None) -> dict:
-    from crelens.simulate import simulate
+    from crelens.data.simulate import run_simulate
 
-    return simulate(
+    return run_simulate(
         config["data"]["synthetic"],
         chrom_sizes=REPO / config["data"]["synthetic"]["chrom_sizes"],
         jaspar_release=config["data"]["jaspar_release"],
@@ -55,3 +55,64 @@ def simulated(tmp_path_factory) -> tuple[dict, Path]:
     outdir = tmp_path_factory.mktemp("simulated")
     run_simulation(config, outdir)
     return config, outdir
+
+
+@pytest.fixture(scope="session")
+def built(simulated, tmp_path_factory):
+    """The tiny world's genome and data sets: (config, source dir, paths, epi, mpra, snv, ood)."""
+    from crelens.data.genome import run_prepare_genome
+    from crelens.datasets.epi import build_epi
+    from crelens.datasets.mpra import build_mpra
+    from crelens.names import SYNTHETIC_OUTPUTS as OUTPUTS
+    from crelens.names import mpra_file
+
+    config, src = simulated
+    out = tmp_path_factory.mktemp("datasets")
+    run_prepare_genome(
+        src / OUTPUTS["genome"], out / "genome.fa", out / "contigs.tsv", out / "gaps.bed", config["chromosomes"]
+    )
+    paths = {
+        "genome": out / "genome.fa",
+        "contigs": out / "contigs.tsv",
+        "gaps": out / "gaps.bed",
+        "promoters": src / OUTPUTS["promoters"],
+        "ccres": src / OUTPUTS["ccres"],
+        "tables": {c: src / mpra_file(c) for c in config["datasets"]["cells"]},
+    }
+    epi = build_epi(
+        paths["genome"],
+        paths["contigs"],
+        paths["promoters"],
+        paths["ccres"],
+        paths["gaps"],
+        config["datasets"]["epi"],
+        config["splits"],
+        7,
+    )
+    mpra, snv, ood = build_mpra(
+        paths["tables"],
+        paths["contigs"],
+        config["datasets"]["mpra"],
+        config["splits"],
+        config["datasets"]["cells"],
+        variant_truth=src / OUTPUTS["truth_variants"],
+    )
+    return config, src, paths, epi, mpra, snv, ood
+
+
+@pytest.fixture
+def captured_figures(monkeypatch):
+    """capture(module) -> list that receives every figure `module.save` would have written.
+
+    Figure tests inspect what a figure shows (panels, titles, drawn values) instead of its pixels.
+    """
+
+    def capture(module):
+        figures = []
+        monkeypatch.setattr(module, "save", lambda fig, path, dpi=150: figures.append(fig))
+        return figures
+
+    yield capture
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -8,7 +8,7 @@ leaving always cancels the jobs, stops every daemon it started by its PID file a
 root, packages not installable, a real SLURM already running); tests turn that into a skip.
 Daemons that are installed but do not come up are an error (RuntimeError, with their logs).
 
-Facts this relies on (shared/reference/snakemake_slurm.md): the configuration must be at
+Facts this relies on (snakemake-executor-plugin-slurm's source, SLURM's slurm.conf manual): the configuration must be at
 /etc/slurm/slurm.conf, because the executor plugin's job step drops SLURM_CONF before its
 inner srun; without cgroups (containers) proctrack/linuxproc and task/none work; without
 slurmdbd only squeue can report job states, so MinJobAge keeps finished jobs visible.
@@ -49,8 +49,13 @@ def which(program: str) -> str | None:
 
 def _run(cmd, timeout: float = 60, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=timeout, check=check, **kwargs,
+        [str(c) for c in cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=check,
+        **kwargs,
     )
 
 
@@ -252,8 +257,19 @@ def _munge(scratch: Path):
     shutil.chown(own, "munge", "munge")
     pid_file = own / "munged.pid"
     try:
-        _run([which("runuser"), "-u", "munge", "--", which("munged"), "--force",
-              f"--pid-file={pid_file}", f"--log-file={own}/munged.log", f"--seed-file={own}/munged.seed"])
+        _run(
+            [
+                which("runuser"),
+                "-u",
+                "munge",
+                "--",
+                which("munged"),
+                "--force",
+                f"--pid-file={pid_file}",
+                f"--log-file={own}/munged.log",
+                f"--seed-file={own}/munged.seed",
+            ]
+        )
         _wait(munge_works, 20, "munged to answer")
         yield
     finally:

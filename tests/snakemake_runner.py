@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,15 @@ TINY = REPO / "tests/workflow/tiny.yaml"
 def snakemake(workdir, *args, configfile=TINY, env: dict | None = None, timeout: float = 1800):
     """Run Snakemake on the repository's Snakefile in `workdir`; stdout and stderr together in .output."""
     cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(SNAKEFILE),
-        "--directory", str(workdir),
-        "--cores", "2",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
         f"--configfile={configfile}",  # the = form: a bare --configfile would swallow targets
         *map(str, args),
     ]
@@ -43,7 +49,7 @@ def job_stats(output: str) -> dict[str, int]:
     except ValueError:
         return {}
     stats = {}
-    for line in lines[start + 3:]:  # skip the "job count" header and the dashes
+    for line in lines[start + 3 :]:  # skip the "job count" header and the dashes
         fields = line.split()
         if len(fields) != 2:
             break
@@ -57,3 +63,25 @@ def part_files(folder: Path) -> list[Path]:
     if not folder.exists():
         return []
     return sorted(p for p in folder.iterdir() if ".part" in p.name)
+
+
+RULE = re.compile(r"^(?:local)?rule (\w+):\n(.*?)(?=^(?:local)?rule |\Z)", re.MULTILINE | re.DOTALL)
+
+
+def rule_blocks() -> dict[str, str]:
+    """{rule name: its text} of every rule in rules/*.smk."""
+    blocks = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for name, body in RULE.findall(smk.read_text()):
+            blocks[name] = body
+    return blocks
+
+
+def rule_scripts() -> dict[str, str]:
+    """{rule: its script, relative to workflow/scripts} of every rule that runs a script."""
+    scripts = {}
+    for name, body in rule_blocks().items():
+        match = re.search(r'^    script:\n        "\.\./workflow/scripts/([^"]+)"', body, re.MULTILINE)
+        if match:
+            scripts[name] = match.group(1)
+    return scripts

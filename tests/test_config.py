@@ -11,7 +11,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from crelens.config import check_config
+from crelens.config import check_config, check_splits
 from crelens.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,13 +196,11 @@ def test_download_duplicate_file_names(config):
     expect_config_error(config, "data.download", "share one file name")
 
 
-def test_library_does_not_import_snakemake():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, crelens.config, crelens.io, crelens.genome, crelens.motifs_db, crelens.provenance, "
-        "crelens.sequences, crelens.atomic; print('snakemake' in sys.modules)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+def test_split_configuration_errors():
+    chroms = ["chr1", "chr2", "chr3"]
+    with pytest.raises(InputError, match="both val and test"):
+        check_splits({"val": ["chr2"], "test": ["chr2"]}, chroms)
+    with pytest.raises(InputError, match="not in config chromosomes"):
+        check_splits({"val": ["chr2"], "test": ["chr9"]}, chroms)
+    with pytest.raises(InputError, match="no chromosome for training"):
+        check_splits({"val": ["chr1"], "test": ["chr2", "chr3"]}, chroms)

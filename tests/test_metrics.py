@@ -77,14 +77,16 @@ def test_auroc_extremes():
 
 def test_macro_auroc_three_class_toy():
     labels = np.array([0, 0, 1, 1, 2, 2])
-    probs = np.array([
-        [0.8, 0.1, 0.1],
-        [0.6, 0.2, 0.2],
-        [0.1, 0.7, 0.2],
-        [0.05, 0.5, 0.45],
-        [0.3, 0.3, 0.4],
-        [0.5, 0.1, 0.4],
-    ])
+    probs = np.array(
+        [
+            [0.8, 0.1, 0.1],
+            [0.6, 0.2, 0.2],
+            [0.1, 0.7, 0.2],
+            [0.05, 0.5, 0.45],
+            [0.3, 0.3, 0.4],
+            [0.5, 0.1, 0.4],
+        ]
+    )
     per = M.per_class_auroc(labels, probs)
     assert per == pytest.approx({0: 1.0, 1: 1.0, 2: 0.75})
     assert M.macro_auroc(labels, probs) == pytest.approx((1 + 1 + 0.75) / 3)

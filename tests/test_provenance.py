@@ -1,84 +1,113 @@
-"""Unit tests of crelens.provenance: code fingerprints and derived seeds."""
+"""Code fingerprints derived from the import closure (crelens.provenance), and derived seeds."""
 
 from __future__ import annotations
 
 import re
+import textwrap
+from pathlib import Path
 
 import pytest
 
-import crelens.provenance as provenance
-from crelens.provenance import code_version, derive_seed
+from crelens.provenance import code_fingerprint, derive_seed, import_closure, logic_digest, module_file
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
 
 
 @pytest.fixture
-def fake_package(tmp_path, monkeypatch):
-    pkg = tmp_path / "crelens"
-    (pkg / "sub").mkdir(parents=True)
-    (pkg / "alpha.py").write_text("A = 1\n")
-    (pkg / "beta.py").write_text("B = 2\n")
-    (pkg / "sub" / "__init__.py").write_text("")
-    (pkg / "sub" / "inner.py").write_text("C = 3\n")
-    (pkg / "notes.txt").write_text("not a module\n")
-    monkeypatch.setattr(provenance, "_PACKAGE", pkg)
-    return pkg
+def package(tmp_path):
+    """A fake `crelens` with a subpackage, absolute, relative and function-level imports."""
+    root = tmp_path / "src" / "crelens"
+    write(root / "__init__.py", '"""Top."""\n')
+    write(root / "names.py", "TASKS = ('a', 'b')\n")
+    write(root / "stage" / "__init__.py", "")
+    write(
+        root / "stage" / "alpha.py",
+        """\
+        \"\"\"Alpha: reads names.\"\"\"
+        from crelens.names import TASKS
+        from .beta import helper
 
 
-def test_real_package_stable_and_hex():
-    first = code_version("io", "sequences")
-    assert re.fullmatch(r"[0-9a-f]{16}", first)
-    assert code_version("io", "sequences") == first
-    assert code_version("sequences", "io") == first  # order does not matter
-    assert code_version("io", "io", "sequences") == first  # nor repetition
-    assert code_version("io") != first
+        def run():
+            \"\"\"Docstring.\"\"\"
+            from crelens.lazy import late  # only when run() runs
+            return helper(TASKS) + late()
+        """,
+    )
+    write(root / "stage" / "beta.py", "import json\n\n\ndef helper(x):\n    return len(x)\n")
+    write(root / "lazy.py", "def late():\n    return 1\n")
+    write(root / "unused.py", "X = 1\n")
+    script = write(tmp_path / "scripts" / "job.py", "from crelens.stage.alpha import run\n\nrun()\n")
+    return root, script
 
 
-def test_stable_and_differs_between_sets(fake_package):
-    a = code_version("alpha")
-    assert code_version("alpha") == a
-    assert code_version("beta") != a
-    assert code_version("alpha", "beta") not in (a, code_version("beta"))
-    assert code_version("beta", "alpha") == code_version("alpha", "beta")
+def test_closure_follows_absolute_relative_and_function_imports(package):
+    root, script = package
+    assert import_closure(script, root) == [
+        "crelens",
+        "crelens.lazy",
+        "crelens.names",
+        "crelens.stage",
+        "crelens.stage.alpha",
+        "crelens.stage.beta",
+    ]
+    assert module_file("crelens.stage", root) == root / "stage" / "__init__.py"
+    assert module_file("crelens.stage.alpha.run", root) is None  # a name inside a module
+    assert module_file("json", root) is None
 
 
-def test_changes_with_module_bytes(fake_package):
-    before = code_version("alpha", "beta")
-    only_beta = code_version("beta")
-    (fake_package / "alpha.py").write_text("A = 1 \n")  # one byte more
-    after = code_version("alpha", "beta")
-    assert after != before
-    assert code_version("beta") == only_beta  # unrelated set unchanged
-    (fake_package / "alpha.py").write_text("A = 1\n")
-    assert code_version("alpha", "beta") == before
+def test_fingerprint_ignores_comments_docstrings_and_layout(package):
+    root, script = package
+    before = code_fingerprint(script, root)
+    assert re.fullmatch(r"[0-9a-f]{16}", before)
+    alpha = root / "stage" / "alpha.py"
+    text = alpha.read_text()
+    alpha.write_text(text.replace("Docstring.", "A better docstring.").replace("# only when", "# a new comment, when"))
+    assert code_fingerprint(script, root) == before
+    alpha.write_text(text.replace("return helper(TASKS) + late()", "return (helper(TASKS)\n            + late())"))
+    assert code_fingerprint(script, root) == before
 
 
-def test_name_is_part_of_fingerprint(fake_package):
-    (fake_package / "gamma.py").write_text("A = 1\n")  # same bytes as alpha.py
-    assert code_version("gamma") != code_version("alpha")
+def test_a_change_of_logic_in_any_reached_module_changes_the_fingerprint(package):
+    root, script = package
+    before = code_fingerprint(script, root)
+    for name, old, new in [
+        ("lazy.py", "return 1", "return 2"),
+        ("stage/beta.py", "len(x)", "len(x) + 1"),
+        ("names.py", "'b')", "'c')"),
+        ("__init__.py", '"""Top."""', "VERSION = 2"),
+    ]:
+        path = root / name
+        text = path.read_text()
+        path.write_text(text.replace(old, new))
+        assert code_fingerprint(script, root) != before, name
+        path.write_text(text)
+        assert code_fingerprint(script, root) == before, name
 
 
-def test_subpackage_and_dotted_names(fake_package):
-    whole = code_version("sub")
-    assert code_version("sub") == whole
-    (fake_package / "sub" / "inner.py").write_text("C = 4\n")
-    assert code_version("sub") != whole
-    dotted = code_version("sub.inner")
-    (fake_package / "sub" / "inner.py").write_text("C = 5\n")
-    assert code_version("sub.inner") != dotted
-    (fake_package / "sub" / "new.py").write_text("D = 1\n")  # a new file in a subpackage counts
-    before_new = code_version("sub")
-    (fake_package / "sub" / "new.py").write_text("D = 2\n")
-    assert code_version("sub") != before_new
+def test_modules_the_script_does_not_reach_do_not_count(package):
+    root, script = package
+    before = code_fingerprint(script, root)
+    (root / "unused.py").write_text("X = 2\n")
+    assert code_fingerprint(script, root) == before
 
 
-@pytest.mark.parametrize("name", ["nonexistent", "notes", "alpha.missing"])
-def test_unknown_module(fake_package, name):
-    with pytest.raises(ValueError, match=f"no crelens module named '{re.escape(name)}'"):
-        code_version(name)
+def test_the_script_itself_counts(package):
+    root, script = package
+    before = code_fingerprint(script, root)
+    script.write_text(script.read_text().replace("run()", "run()\nrun()"))
+    assert code_fingerprint(script, root) != before
 
 
-def test_unknown_module_real_package():
-    with pytest.raises(ValueError, match="no crelens module"):
-        code_version("io", "no_such_module")
+def test_logic_digest_strips_class_and_function_docstrings(tmp_path):
+    a = write(tmp_path / "a.py", 'class K:\n    """Doc."""\n\n    def f(self):\n        """Doc."""\n        return 1\n')
+    b = write(tmp_path / "b.py", "class K:\n    def f(self):\n        return 1\n")
+    c = write(tmp_path / "c.py", 'class K:\n    def f(self):\n        return "1"\n')
+    assert logic_digest(a) == logic_digest(b) != logic_digest(c)
 
 
 def test_derive_seed_deterministic():

@@ -21,7 +21,6 @@ from crelens.sequences import (
     strip_adaptors,
 )
 
-
 # ------------------------------------------------------------------------- reverse complement
 
 

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import re
 
-from .datasets import check_splits
-from .errors import InputError
+from crelens.errors import InputError
+
+
+def check_splits(splits: dict, chromosomes: list[str]) -> None:
+    """Validation and test chromosomes must be kept chromosomes and must not overlap."""
+    val, test = list(splits["val"]), list(splits["test"])
+    both = sorted(set(val) & set(test))
+    if both:
+        raise InputError(None, f"config splits: {both} are in both val and test")
+    unknown = sorted(set(val + test) - set(chromosomes))
+    if unknown:
+        raise InputError(None, f"config splits name chromosomes {unknown} that are not in config chromosomes")
+    if not set(chromosomes) - set(val) - set(test):
+        raise InputError(None, "config splits leave no chromosome for training")
 
 
 def check_config(config: dict) -> None:
+    """Raise InputError naming the first pair of settings that contradict each other."""
     chromosomes = config["chromosomes"]
     check_splits(config["splits"], chromosomes)
     cells = config["datasets"]["cells"]
@@ -33,7 +46,9 @@ def check_config(config: dict) -> None:
         raise InputError(None, "config data.synthetic: slot_shares plus repeat_share exceed 1")
     composition = syn["mpra"]["composition"]
     if abs(sum(composition.values()) - 1) > 1e-6:
-        raise InputError(None, f"config data.synthetic.mpra.composition must sum to 1, sums to {sum(composition.values()):g}")
+        raise InputError(
+            None, f"config data.synthetic.mpra.composition must sum to 1, sums to {sum(composition.values()):g}"
+        )
     names = [m["name"] for m in design["motifs"]]
     if len(set(names)) != len(names):
         raise InputError(None, "config data.synthetic.design.motifs: motif names must be unique")

@@ -155,7 +155,9 @@ def _as_rows(arrays) -> tuple[list[np.ndarray], int]:
     return arrays, n
 
 
-def bootstrap_ci(metric: Metric, *arrays, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    metric: Metric, *arrays, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """Percentile bootstrap CI: (estimate on all rows, low, high).
 
     Rows are resampled jointly (targets and predictions stay paired) from one

@@ -16,8 +16,7 @@ _NOT_ACGTN = re.compile(r"[^ACGTNacgtn]")
 
 # MPRA flanks of the Gosai et al. (2024) / Malinois construct: the last 200 nt of the upstream
 # constant and the first 200 nt of the downstream constant. Source: sjgosai/boda2
-# `boda/common/constants.py` (MPRA_UPSTREAM / MPRA_DOWNSTREAM), as quoted in
-# shared/reference/malinois_and_mpra.md.
+# `boda/common/constants.py` (MPRA_UPSTREAM / MPRA_DOWNSTREAM).
 MPRA_UPSTREAM_FLANK = (
     "GTACGGGAGGTATTGGACAGGCCGCAATAAAATATCTTTATTTTCATTACATCTGTGTGTTGGTTTTTTGTGTGAATCGATAG"
     "TACTAACATACGCTCTCCATCAAAACAAAACGAAACAAAACAAACTAGCAAAATAGGCTGTCCCCAGTGCAAGTGCAGGTGCC"

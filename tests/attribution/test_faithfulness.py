@@ -1,4 +1,4 @@
-"""Perturbation curves, ΔA^F, motif scores and their summary on hand-checkable cases."""
+"""Faithfulness (crelens.attribution.faithfulness): perturbation curves, ΔA^F, planted-motif scores, the per-sequence rows."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ from crelens.attribution.faithfulness import (
     area,
     average_precision,
     delta_af,
-    motif_mask,
+    faithfulness,
     motif_scores,
     perturbation_curve,
     removal_counts,
     summarise,
 )
+from crelens.attribution.summary import paired_differences
 from crelens.metrics import auroc
 from crelens.sequences import one_hot
+
+from helpers import random_sequences
 
 SEQS = ["ACGTACGTAC", "TTGCAAGGCA"]
 LENGTH = 10
@@ -92,7 +95,9 @@ def test_faithful_relevance_has_positive_delta_and_reversed_negative():
 
 def test_curve_ends_are_model_output_and_all_removed_output():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv1d(4, 3, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(3, 2))
+    net = nn.Sequential(
+        nn.Conv1d(4, 3, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(3, 2)
+    )
     model = OneHotModel(net.double(), ["a", "b"])
     x = model.inputs(SEQS)
     relevance = torch.randn(2, LENGTH, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -167,17 +172,6 @@ def test_motif_scores_match_metrics_auroc_and_hand_ap():
     assert motif_scores(relevance, np.array([[True, False, True, False]]))[1][0] == pytest.approx(5 / 6)
 
 
-def test_motif_mask_clips_and_ignores_unknown_sequences():
-    sites = pd.DataFrame(
-        {"seq_id": ["a", "a", "b", "zzz"], "start": [-3, 8, 4, 0], "end": [2, 15, 6, 10]}
-    )
-    mask = motif_mask(sites, ["a", "b", "c"], 10)
-    expected = np.zeros((3, 10), dtype=bool)
-    expected[0, [0, 1, 8, 9]] = True
-    expected[1, [4, 5]] = True
-    np.testing.assert_array_equal(mask, expected)
-
-
 def test_summarise_means_cis_and_order():
     rng = np.random.default_rng(2)
     rows = []
@@ -198,3 +192,37 @@ def test_summarise_means_cis_and_order():
     ism_auroc = per_sequence.query("method == 'ism' and metric == 'auroc'")["value"].dropna()
     assert summary.iloc[3]["value"] == pytest.approx(ism_auroc.mean())
     assert summary.iloc[4]["n"] == 0 and np.isnan(summary.iloc[4]["value"])
+
+
+def test_faithfulness_rows_for_a_planted_position():
+    """A one-hot linear model that only reads position 5: true relevance beats random."""
+
+    class Reader(torch.nn.Module):
+        def forward(self, x):  # (B, 4, L)
+            return x[:, :, 5].sum(1, keepdim=True) * 2.0
+
+    model = OneHotModel(Reader(), ["K562"]).float()
+    model.register_parameter("dummy", torch.nn.Parameter(torch.zeros(1)))
+    s = random_sequences(4, 20, seed=3)
+    truth = np.zeros((4, 1, 20), np.float32)
+    truth[:, 0, 5] = 1
+    base = {
+        "seq_id": np.array([f"s{i}" for i in range(4)]),
+        "sequence": np.array(s),
+        "output": np.array(["K562"]),
+        "prediction": np.ones((4, 1), np.float32),
+        "label_id": np.full(4, -1),
+    }
+    stored = {
+        "truth": {**base, "relevance": truth},
+        "random": {**base, "relevance": np.random.default_rng(0).normal(size=(4, 1, 20)).astype(np.float32)},
+    }
+    sites = pd.DataFrame({"seq_id": base["seq_id"], "start": 5, "end": 6, "motif_name": "GATA1"})
+    motifs = [{"name": "GATA1", "program": "K562", "effect": {"K562": 1.0}}]
+    scores, curves = faithfulness(model, stored, "mpra", steps=4, batch_size=8, sites=sites, design_motifs=motifs)
+    mean = scores.groupby(["method", "metric"]).value.mean()
+    assert mean["truth", "motif_auroc"] == 1.0
+    assert mean["truth", "delta_af"] > mean["random", "delta_af"]
+    assert set(curves.order) == {"morf", "lerf"}
+    diff = paired_differences(scores.assign(method=scores.method.replace({"truth": "lrp"})), n_boot=50)
+    assert (diff[diff.metric == "motif_auroc"].difference > 0).all()

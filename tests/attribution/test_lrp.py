@@ -6,8 +6,9 @@ import torch
 
 from crelens.attribution.explained import CaduceusHeadModel
 from crelens.attribution.lrp import conservation_frame, conservation_summary, lrp
-from crelens.models.caduceus import Caduceus, CaduceusConfig
-from crelens.models.heads import HEAD_KINDS, build_head
+from crelens.encoder.caduceus import Caduceus, CaduceusConfig
+from crelens.models.heads import build_head
+from crelens.names import HEAD_KINDS
 from crelens.sequences import reverse_complement
 
 BINS, LENGTH = 6, 48

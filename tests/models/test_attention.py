@@ -9,13 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crelens.models.attention import (
-    AttentionModel,
-    JointModel,
-    SparseAttentionModel,
-    TaskView,
-    keep_count,
-)
+from crelens.models.attention import AttentionModel, JointModel, SparseAttentionModel, TaskView, keep_count
+from crelens.parameters import count_parameters
 
 SHORT = 40
 SMALL = {"d_model": 16, "n_heads": 2, "kernel": 5}  # fast config for the short-length tests
@@ -252,3 +247,32 @@ def test_constructor_validation():
         JointModel({}, length=SHORT)
     with pytest.raises(ValueError, match="'x'"):
         JointModel({"x": 0}, length=SHORT)
+
+
+def test_count_parameters_matches_a_hand_count():
+    length, d, kernel, n = 8, 4, 3, 2
+    model = AttentionModel(n, length=length, d_model=d, n_heads=2, kernel=kernel)
+    hand = (
+        (4 * d * kernel + d)  # conv
+        + length * d  # positional embedding
+        + 2 * d  # norm1
+        + (d * 3 * d + 3 * d)  # qkv
+        + (d * d + d)  # attention output projection
+        + 2 * d  # norm2
+        + (d * 4 * d + 4 * d)
+        + (4 * d * d + d)  # feed-forward
+        + 2 * d  # final norm
+        + (d + 1)  # attention-pool scorer
+        + (2 * d * n + n)  # output
+    )
+    assert hand == 359
+    assert count_parameters(model, trainable=True) == hand
+    sparse = SparseAttentionModel(n, 0.5, length=length, d_model=d, n_heads=2, kernel=kernel)
+    assert count_parameters(sparse, trainable=True) == hand + d + 1  # plus the position scorer
+    joint = JointModel({"a": n, "b": 3}, length=length, d_model=d, n_heads=2, kernel=kernel)
+    assert count_parameters(joint, trainable=True) == hand + 2 * d + (2 * d * 3 + 3)  # task vectors, second head
+
+
+def test_default_models_are_small():
+    assert 80_000 < count_parameters(AttentionModel(3), trainable=True) < 1_000_000
+    assert 80_000 < count_parameters(SparseAttentionModel(3, 0.1), trainable=True) < 1_000_000

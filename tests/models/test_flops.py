@@ -1,4 +1,4 @@
-"""FLOP and parameter counting: what the counter counts (and does not), and exact analytic counts
+"""FLOP counting (crelens.models.flops): what the counter counts (and does not), and exact analytic counts
 for the attention baselines."""
 
 from __future__ import annotations
@@ -9,12 +9,40 @@ import torch.nn.functional as F
 from torch import nn
 
 from crelens.models.attention import AttentionModel, JointModel, SparseAttentionModel, keep_count
-from crelens.models.flops import count_flops, count_parameters
+from crelens.models.flops import count_flops
 
 
 def onehot(batch=2, length=600):
     ids = torch.randint(0, 4, (batch, length), generator=torch.Generator().manual_seed(0))
     return F.one_hot(ids, 4).float().transpose(1, 2)
+
+
+class Attend(nn.Module):
+    def __init__(self, fused):
+        super().__init__()
+        self.fused = fused
+
+    def forward(self, q):
+        if self.fused:
+            return F.scaled_dot_product_attention(q, q, q)
+        return torch.softmax(q @ q.transpose(-2, -1) / q.shape[-1] ** 0.5, -1) @ q
+
+
+def block_flops(t, d, mult=4):
+    """One pre-LN block on t tokens: qkv, QKᵀ + AV (over all heads), output projection, FFN."""
+    return 2 * t * d * 3 * d + 2 * 2 * t * t * d + 2 * t * d * d + 2 * 2 * t * d * mult * d
+
+
+def dense_flops(length, d, kernel, n_outputs):
+    conv = 2 * d * length * 4 * kernel
+    pool = 2 * length * d  # attention-pool scorer
+    return conv + block_flops(length, d) + pool + 2 * 2 * d * n_outputs
+
+
+def sparse_flops(length, d, kernel, n_outputs, k):
+    conv = 2 * d * length * 4 * kernel
+    scorer = 2 * length * d
+    return conv + scorer + block_flops(k, d) + 2 * k * d + 2 * 2 * d * n_outputs
 
 
 @pytest.mark.parametrize("batch", [1, 7])
@@ -34,39 +62,11 @@ def test_elementwise_ops_and_softmax_are_not_counted():
     assert count_flops(model, torch.randn(2, 10)) == 0
 
 
-class Attend(nn.Module):
-    def __init__(self, fused):
-        super().__init__()
-        self.fused = fused
-
-    def forward(self, q):
-        if self.fused:
-            return F.scaled_dot_product_attention(q, q, q)
-        return torch.softmax(q @ q.transpose(-2, -1) / q.shape[-1] ** 0.5, -1) @ q
-
-
 def test_fused_cpu_attention_counts_like_the_explicit_products():
     q = torch.randn(2, 4, 50, 16)
     expected = 2 * (2 * 4 * 50 * 50 * 16)  # QKᵀ and AV, per example
     assert count_flops(Attend(fused=False), q) == expected
     assert count_flops(Attend(fused=True), q) == expected
-
-
-def block_flops(t, d, mult=4):
-    """One pre-LN block on t tokens: qkv, QKᵀ + AV (over all heads), output projection, FFN."""
-    return 2 * t * d * 3 * d + 2 * 2 * t * t * d + 2 * t * d * d + 2 * 2 * t * d * mult * d
-
-
-def dense_flops(length, d, kernel, n_outputs):
-    conv = 2 * d * length * 4 * kernel
-    pool = 2 * length * d  # attention-pool scorer
-    return conv + block_flops(length, d) + pool + 2 * 2 * d * n_outputs
-
-
-def sparse_flops(length, d, kernel, n_outputs, k):
-    conv = 2 * d * length * 4 * kernel
-    scorer = 2 * length * d
-    return conv + scorer + block_flops(k, d) + 2 * k * d + 2 * 2 * d * n_outputs
 
 
 @pytest.mark.parametrize("return_attention", [False, True])
@@ -99,39 +99,3 @@ def test_count_flops_keeps_training_mode_and_needs_a_batch():
     assert model.training
     with pytest.raises(ValueError, match="batch"):
         count_flops(model, torch.zeros(0, 4, 10))
-
-
-def test_count_parameters_matches_a_hand_count():
-    length, d, kernel, n = 8, 4, 3, 2
-    model = AttentionModel(n, length=length, d_model=d, n_heads=2, kernel=kernel)
-    hand = (
-        (4 * d * kernel + d)  # conv
-        + length * d  # positional embedding
-        + 2 * d  # norm1
-        + (d * 3 * d + 3 * d)  # qkv
-        + (d * d + d)  # attention output projection
-        + 2 * d  # norm2
-        + (d * 4 * d + 4 * d) + (4 * d * d + d)  # feed-forward
-        + 2 * d  # final norm
-        + (d + 1)  # attention-pool scorer
-        + (2 * d * n + n)  # output
-    )
-    assert hand == 359
-    assert count_parameters(model) == hand
-    sparse = SparseAttentionModel(n, 0.5, length=length, d_model=d, n_heads=2, kernel=kernel)
-    assert count_parameters(sparse) == hand + d + 1  # plus the position scorer
-    joint = JointModel({"a": n, "b": 3}, length=length, d_model=d, n_heads=2, kernel=kernel)
-    assert count_parameters(joint) == hand + 2 * d + (2 * d * 3 + 3)  # task vectors, second head
-
-
-def test_count_parameters_skips_frozen_and_counts_tied_once():
-    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
-    model[1].weight = model[0].weight
-    assert count_parameters(model) == 9 + 3 + 3
-    model[0].bias.requires_grad_(False)
-    assert count_parameters(model) == 9 + 3
-
-
-def test_default_models_are_small():
-    assert 80_000 < count_parameters(AttentionModel(3)) < 1_000_000
-    assert 80_000 < count_parameters(SparseAttentionModel(3, 0.1)) < 1_000_000

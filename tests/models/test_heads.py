@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crelens.models.heads import HEAD_KINDS, build_head
+from crelens.models.heads import build_head
+from crelens.names import HEAD_KINDS
 
 BINS, DIM, OUT = 5, 8, 3
 
@@ -43,7 +44,9 @@ def test_parameter_counts_match_formula():
     flatten = norm + (BINS * DIM * 512 + 512) + (512 * 512 + 512) + (512 * OUT + OUT)
     assert n_params(build_head("flatten", BINS, DIM, OUT)) == flatten
     for pooled in ("sum", "mean", "max", "center"):
-        assert n_params(build_head(pooled, BINS, DIM, OUT)) == norm + (DIM * 512 + 512) + (512 * 512 + 512) + (512 * OUT + OUT)
+        assert n_params(build_head(pooled, BINS, DIM, OUT)) == norm + (DIM * 512 + 512) + (512 * 512 + 512) + (
+            512 * OUT + OUT
+        )
     mlp = norm + (DIM * 1024 + 1024) + (1024 * OUT + OUT)
     assert n_params(build_head("mlp1024", BINS, DIM, OUT)) == mlp
 

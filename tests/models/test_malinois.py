@@ -21,23 +21,32 @@ from crelens.models.malinois import (
     read_malinois_checkpoint,
 )
 
-# State-dict keys of the published checkpoint (shared/reference/malinois_and_mpra.md, "Published
-# checkpoint"), written out by hand on purpose.
+# State-dict keys of the published checkpoint (as loaded in sjgosai/boda2
+# `tutorials/load_malinois_model.ipynb`), written out by hand on purpose.
 PUBLISHED_KEYS = {
     *(
         f"conv{i}.{name}"
         for i in (1, 2, 3)
         for name in (
-            "conv.weight", "conv.bias",
-            "bn_layer.weight", "bn_layer.bias", "bn_layer.running_mean", "bn_layer.running_var",
+            "conv.weight",
+            "conv.bias",
+            "bn_layer.weight",
+            "bn_layer.bias",
+            "bn_layer.running_mean",
+            "bn_layer.running_var",
             "bn_layer.num_batches_tracked",
         )
     ),
-    "linear1.linear.weight", "linear1.linear.bias",
-    "linear1.bn_layer.weight", "linear1.bn_layer.bias", "linear1.bn_layer.running_mean",
-    "linear1.bn_layer.running_var", "linear1.bn_layer.num_batches_tracked",
+    "linear1.linear.weight",
+    "linear1.linear.bias",
+    "linear1.bn_layer.weight",
+    "linear1.bn_layer.bias",
+    "linear1.bn_layer.running_mean",
+    "linear1.bn_layer.running_var",
+    "linear1.bn_layer.num_batches_tracked",
     *(f"branched.branched_layer_{i}.{p}" for i in (1, 2, 3) for p in ("weight", "bias")),
-    "output.weight", "output.bias",
+    "output.weight",
+    "output.bias",
 }
 
 
@@ -66,10 +75,16 @@ def published_style_pt(path: Path, model: Malinois) -> Path:
         {
             "model_module": "BassetBranched",
             "model_hparams": argparse.Namespace(
-                n_outputs=model.n_outputs, n_linear_layers=1, linear_channels=1000,
-                linear_dropout_p=0.11625456877954289, n_branched_layers=3, branched_channels=140,
-                branched_activation="ReLU", branched_dropout_p=0.5757068086404574,
-                loss_criterion="L1KLmixed", loss_args={"reduction": "mean", "alpha": 1.0, "beta": 5.0},
+                n_outputs=model.n_outputs,
+                n_linear_layers=1,
+                linear_channels=1000,
+                linear_dropout_p=0.11625456877954289,
+                n_branched_layers=3,
+                branched_channels=140,
+                branched_activation="ReLU",
+                branched_dropout_p=0.5757068086404574,
+                loss_criterion="L1KLmixed",
+                loss_args={"reduction": "mean", "alpha": 1.0, "beta": 5.0},
             ),
             "model_state_dict": model.state_dict(),
             "data_hparams": argparse.Namespace(padded_seq_len=600, batch_size=1076, val_chrs=["19", "21", "X"]),
@@ -263,7 +278,10 @@ def test_renamed_missing_and_misshaped_keys_are_named(tmp_path):
         load_malinois(tmp_path / "missing.pt")
 
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "three.safetensors"))
-    with pytest.raises(InputError, match=r"shape mismatch in 8 key\(s\): branched.branched_layer_1.weight \(3, 1000, 140\) \(model expects \(2, 1000, 140\)\)"):
+    with pytest.raises(
+        InputError,
+        match=r"shape mismatch in 8 key\(s\): branched.branched_layer_1.weight \(3, 1000, 140\) \(model expects \(2, 1000, 140\)\)",
+    ):
         load_malinois(tmp_path / "three.safetensors", n_outputs=2)
     assert load_malinois(tmp_path / "three.safetensors", n_outputs=None).n_outputs == 3
 

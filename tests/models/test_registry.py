@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from crelens.errors import InputError
-from crelens.models.registry import MODEL_NAMES, build_model, load_model, save_model, task_view
+from crelens.models.registry import build_model, load_model, save_model, task_view
+from crelens.names import MODEL_NAMES
 
 SMALL = {"d_model": 8, "n_heads": 2, "kernel": 5, "dropout": 0.0}
 
@@ -38,7 +39,7 @@ def test_round_trip(tmp_path, name):
     assert got == spec and not loaded.training
     x = example(spec)
     with torch.no_grad():
-        for task in (spec["outputs"] if name == "joint" else [spec["task"]]):
+        for task in spec["outputs"] if name == "joint" else [spec["task"]]:
             assert torch.equal(task_view(model, task)(x), task_view(loaded, task)(x))
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from crelens.data.jaspar import jaspar_motifs, write_meme
+
 from conftest import load_config
 from loopback_server import serve
 from snakemake_runner import describe, job_stats, part_files, snakemake
-
-from crelens.motifs_db import jaspar_motifs, write_meme
 
 pytestmark = pytest.mark.workflow
 

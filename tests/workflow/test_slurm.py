@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from slurm_cluster import SlurmUnavailable, running_cluster
 from snakemake_runner import REPO, describe, snakemake
 
@@ -66,9 +67,7 @@ def cluster_profile(folder: Path, partition: str) -> Path:
 def test_profile_runs_a_slice_on_slurm_with_gpu_jobs(slurm, tmp_path):
     workdir = tmp_path / "run"
     override = cluster_profile(tmp_path / "test_cluster", slurm.partition)
-    proc = snakemake(
-        workdir, *TARGETS, "--profile", PROFILE, "--profile", override, timeout=600
-    )
+    proc = snakemake(workdir, *TARGETS, "--profile", PROFILE, "--profile", override, timeout=600)
     failure = f"{describe(proc)}\nslurmctld.log:\n{slurm.log('slurmctld')[-3000:]}"
     assert proc.returncode == 0, failure
     for target in TARGETS:

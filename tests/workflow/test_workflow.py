@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import deep_merge, load_config
-from snakemake_runner import describe, job_stats, part_files, snakemake
+from snakemake_runner import describe, job_stats, part_files, rule_scripts, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -46,18 +47,30 @@ SCRATCH_MODELS = ("malinois", "attention", "sparse_attention_5", "sparse_attenti
 MODELS = [f"head_{kind}" for kind in HEAD_KINDS] + list(SCRATCH_MODELS) + ["joint"]
 REPORT_TARGETS = ["results/reports/comparison.tsv", "results/reports/comparison.md"]
 ATTRIBUTION_TARGETS = ["results/attribution/conservation.tsv", "results/attribution/faithfulness.tsv"]
-ATTRIBUTION_FIGURES = [f"results/attribution/figures/{name}.png" for name in ("conservation", "perturbation_curves", "faithfulness", "logos")]
+ATTRIBUTION_FIGURES = [
+    f"results/attribution/figures/{name}.png"
+    for name in ("conservation", "perturbation_curves", "faithfulness", "logos")
+]
 # tiny.yaml explains head_mean (LRP + 5 baselines) and Malinois (5 baselines) on the MPRA task,
 # plus LRP of head_mean on the top and SNV selections.
 ATTRIBUTE_JOBS = 6 + 5 + 2 + 2  # + every test sequence of the two motif sources
-MOTIF_TARGETS = ["results/motifs/enrichment.tsv", "results/motifs/jaspar.meme", "results/motifs/truth_check.tsv"]
+MOTIF_TARGETS = ["results/motifs/enrichment.tsv", "results/motifs/truth_check.tsv"]
 MOTIF_SOURCES = ["results/motifs/head_mean/lrp", "results/motifs/malinois/grad_x_input"]
-REPORT_FIGURES = [f"results/reports/figures/{name}.png" for name in ("comparison_bars", "mpra_scatter", "training_curves", "epi_confusion")]
+REPORT_FIGURES = [
+    f"results/reports/figures/{name}.png"
+    for name in ("comparison_bars", "mpra_scatter", "training_curves", "epi_confusion")
+]
 # Paper figures (rules/figures.smk), each as PDF + PNG + its source data; part of the default target.
 PAPER_FIGURES = ("data_overview", "model_comparison", "faithfulness", "conservation", "motif_enrichment")
 FIGURE_TARGETS = [f"results/figures/{name}.{kind}" for name in PAPER_FIGURES for kind in ("pdf", "png", "tsv")]
 DATA_RULES = {
-    "simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "jaspar", "truth_sites", "datasets_summary",
+    "simulate",
+    "prepare_genome",
+    "epi_dataset",
+    "mpra_dataset",
+    "jaspar",
+    "truth_sites",
+    "datasets_summary",
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -110,8 +123,13 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     for rule in ("motif_enrichment", "denovo_motifs", "motif_truth_check"):
         assert stats.pop(rule) == len(MOTIF_SOURCES), rule
     assert stats.pop("paper_figure") == len(PAPER_FIGURES)
-    assert {"train_joint", "evaluate_noise_ceiling", "compare_models", "summarise_attribution", "motif_database",
-            "summarise_motifs", "primary_truth_check"} <= set(stats)
+    assert {
+        "train_joint",
+        "evaluate_noise_ceiling",
+        "compare_models",
+        "summarise_attribution",
+        "summarise_motifs",
+    } <= set(stats)
     assert all(count == 1 for count in stats.values()), stats
     assert not (tmp_path / "results").exists(), "a dry run must not write results"
 
@@ -119,8 +137,11 @@ def test_dry_run_lists_the_data_rules(tmp_path):
 def test_full_run_produces_every_target(tiny_run):
     workdir, proc = tiny_run
     targets = rule_inputs(proc.output, "all")
-    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(REPORT_TARGETS) | set(ATTRIBUTION_TARGETS) | set(MOTIF_TARGETS) \
-        | {f"{s}/{f}" for s in MOTIF_SOURCES for f in ("enrichment.tsv", "modisco.h5", "truth_check.tsv")} | set(FIGURE_TARGETS)
+    assert set(targets) == set(DATASET_TARGETS) | {TRUTH_TARGET} | set(ENCODER_TARGETS) | set(HEAD_TARGETS) | set(
+        REPORT_TARGETS
+    ) | set(ATTRIBUTION_TARGETS) | set(MOTIF_TARGETS) | {
+        f"{s}/{f}" for s in MOTIF_SOURCES for f in ("enrichment.tsv", "modisco.h5", "truth_check.tsv")
+    } | set(FIGURE_TARGETS)
     for target in targets:
         path = workdir / target
         assert path.is_file(), f"{target} missing"
@@ -135,14 +156,20 @@ def test_full_run_produces_every_target(tiny_run):
 
 
 def test_encoder_checkpoint_and_caches_are_usable(tiny_run):
-    from crelens.cache import EmbeddingCache
-    from crelens.models.hub import load_caduceus
+    from crelens.encoder.cache import EmbeddingCache
+    from crelens.encoder.hub import load_caduceus
 
     workdir, _ = tiny_run
     model = load_caduceus(workdir / "results/encoder/pretrained")
     curve = pd.read_csv(workdir / "results/encoder/pretrained/loss_curve.tsv", sep="\t")
     assert curve.val_loss.dropna().iloc[-1] < curve.val_loss.dropna().iloc[0]  # it learned something
-    tables = {"epi": "epi", "mpra": "mpra", "mpra_ood": "mpra_ood", "mpra_snv_ref": "mpra_snv", "mpra_snv_alt": "mpra_snv"}
+    tables = {
+        "epi": "epi",
+        "mpra": "mpra",
+        "mpra_ood": "mpra_ood",
+        "mpra_snv_ref": "mpra_snv",
+        "mpra_snv_alt": "mpra_snv",
+    }
     for name, table in tables.items():
         cache = EmbeddingCache(workdir / f"results/cache/{name}/manifest.json", verify=True)
         frame = pd.read_parquet(workdir / f"results/datasets/{table}.parquet")
@@ -180,7 +207,7 @@ def test_comparison_report_has_every_model_and_the_noise_ceiling(tiny_run):
 
 
 def test_attribution_conserves_and_scores_every_method(tiny_run):
-    from crelens.attribution.jobs import read_attributions
+    from crelens.attribution.store import read_attributions
 
     workdir, _ = tiny_run
     conservation = pd.read_csv(workdir / "results/attribution/conservation.tsv", sep="\t")
@@ -202,10 +229,10 @@ def test_attribution_conserves_and_scores_every_method(tiny_run):
 
 
 def test_motif_stage_tables_and_figures(tiny_run):
-    from crelens.motifs_db import read_meme
+    from crelens.data.jaspar import read_meme
 
     workdir, _ = tiny_run
-    assert len(read_meme(workdir / "results/motifs/jaspar.meme")) == 879  # JASPAR2024 CORE vertebrates
+    assert len(read_meme(workdir / "results/data/jaspar.meme")) == 879  # JASPAR2024 CORE vertebrates
     table = pd.read_csv(workdir / "results/motifs/enrichment.tsv", sep="\t")
     assert {"group", "level", "motif_id", "family", "odds_ratio", "pvalue", "qvalue"} <= set(table.columns)
     assert set(table.level) <= {"motif", "family"}
@@ -277,9 +304,23 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
     # the MPRA attributions stay; their faithfulness is rescored against the rebuilt truth sites
-    assert set(stats) == {"epi_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
-                          "train_scratch", "train_joint", "evaluate", "compare_models", "faithfulness",
-                          "summarise_attribution", "motif_truth_check", "primary_truth_check", "paper_figure", "all"}, describe(proc)
+    assert set(stats) == {
+        "epi_dataset",
+        "truth_sites",
+        "datasets_summary",
+        "cache_embeddings",
+        "train_head",
+        "train_scratch",
+        "train_joint",
+        "evaluate",
+        "compare_models",
+        "faithfulness",
+        "summarise_attribution",
+        "motif_truth_check",
+        "summarise_motifs",
+        "paper_figure",
+        "all",
+    }, describe(proc)
     assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
     assert stats["train_head"] == len(HEAD_KINDS)  # the EPI heads only
     assert stats["train_scratch"] == len(SCRATCH_MODELS)  # the EPI baselines only
@@ -320,39 +361,124 @@ def test_reordered_config_is_the_same_config(tiny_run, tmp_path):
     assert "Nothing to be done" in proc.output, describe(proc)
 
 
-def test_changed_library_code_reruns_the_rules_that_use_it(tiny_run, tmp_path):
-    """Rules pass code_version(...) as a param: an edit of crelens/datasets.py reruns its users.
-
-    The edit is made on a copy of the package put first on PYTHONPATH, so the checkout is untouched.
-    """
+def edited_library(tmp_path, module: str, old: str, new: str) -> dict:
+    """Environment whose PYTHONPATH puts first a copy of crelens with one edit (the checkout stays)."""
     lib = tmp_path / "lib"
     shutil.copytree(REPO / "src/crelens", lib / "crelens", ignore=shutil.ignore_patterns("__pycache__"))
-    with open(lib / "crelens/datasets.py", "a") as handle:
-        handle.write("\n# an edit that changes the module's fingerprint\n")
-    pythonpath = os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))
-    proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", env={"PYTHONPATH": pythonpath})
+    path = lib / "crelens" / module
+    text = path.read_text()
+    assert old in text, f"{module} no longer holds {old!r}"
+    path.write_text(text.replace(old, new, 1))
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))}
+
+
+def rules_with_changed_params(output: str) -> set[str]:
+    """Rules of the planned jobs whose reason is a param change (not only updated inputs)."""
+    rules = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        match = re.match(r"(?:local)?rule (\w+):", block)
+        if match and re.search(r"reason: .*Params have changed", block):
+            rules.add(match.group(1))
+    return rules
+
+
+def test_a_docstring_or_comment_edit_reruns_nothing(tiny_run, tmp_path):
+    """Fingerprints hash the code's logic: editing a docstring and a comment of a module every
+    training and evaluation job uses changes nothing."""
+    env = edited_library(
+        tmp_path,
+        "metrics.py",
+        '    """Pearson r over non-NaN pairs;',
+        '    # the docstring below was reworded\n    """The Pearson correlation over the non-NaN pairs;',
+    )
+    proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", env=env)
     assert proc.returncode == 0, describe(proc)
-    stats = job_stats(proc.output)
-    # epi_dataset, mpra_dataset and truth_sites fingerprint crelens.datasets; the summary follows them.
-    assert set(stats) == {"epi_dataset", "mpra_dataset", "truth_sites", "datasets_summary", "cache_embeddings", "train_head",
-                          "train_scratch", "train_joint", "evaluate", "evaluate_noise_ceiling", "compare_models",
-                          "attribute", "faithfulness", "summarise_attribution", "motif_enrichment", "denovo_motifs",
-                          "motif_truth_check", "primary_truth_check", "summarise_motifs", "paper_figure", "all"}, describe(proc)
-    assert "pretrain_encoder" not in stats
-    assert "Params have changed" in proc.output
+    assert "Nothing to be done" in proc.output, describe(proc)
 
 
-def test_lint_and_format():
-    lint = subprocess.run(
+def test_an_edit_of_metrics_pearson_reruns_the_training_and_evaluation_jobs(tiny_run, tmp_path):
+    """A change of logic in crelens.metrics.pearson (early stopping and scoring use it) reruns the
+    training and evaluation jobs and what reads their outputs, and nothing upstream of them.
+
+    Snakemake names a param change as the reason only for jobs whose inputs are not rebuilt
+    anyway; the exact per-rule set is checked on the fingerprints in test_fingerprints.py."""
+    from crelens.provenance import import_closure
+
+    env = edited_library(
+        tmp_path,
+        "metrics.py",
+        "return _correlation(y, p, stats.pearsonr)",
+        "return 1.0 * _correlation(y, p, stats.pearsonr)",
+    )
+    proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", env=env)
+    assert proc.returncode == 0, describe(proc)
+    uses_metrics = {
+        rule
+        for rule, script in rule_scripts().items()
+        if "crelens.metrics" in import_closure(REPO / "workflow/scripts" / script)
+    }
+    changed = rules_with_changed_params(proc.output)
+    assert changed <= uses_metrics, describe(proc)
+    assert {"train_head", "train_scratch", "train_joint", "evaluate_noise_ceiling"} <= changed, describe(proc)
+    upstream = {
+        "simulate",
+        "prepare_genome",
+        "jaspar",
+        "epi_dataset",
+        "mpra_dataset",
+        "truth_sites",
+        "datasets_summary",
+        "pretrain_encoder",
+        "encoder_loss_curve",
+        "cache_embeddings",
+    }
+    assert not set(job_stats(proc.output)) & upstream, describe(proc)
+
+
+def test_building_the_dag_imports_no_torch_captum_or_matplotlib(tiny_run):
+    """Every SLURM job parses the Snakefile again: the DAG must build from dependency-free modules."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(SNAKEFILE),
+            "--directory",
+            str(tiny_run[0]),
+            f"--configfile={TINY}",
+            "-n",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "crelens" in imported
+    assert not imported & {"torch", "captum", "matplotlib"}, sorted(imported & {"torch", "captum", "matplotlib"})
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
         [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--lint"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
-    )
-    assert lint.returncode == 0, lint.stdout
-    fmt = subprocess.run(
         [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
-    )
-    assert fmt.returncode == 0, fmt.stdout
+        [sys.executable, "-m", "ruff", "check", "src", "tests", "workflow", "benchmarks"],
+        [sys.executable, "-m", "ruff", "format", "--check", "src", "tests", "workflow", "benchmarks"],
+    ],
+    ids=["snakemake-lint", "snakefmt", "ruff-check", "ruff-format"],
+)
+def test_lint_and_format(command):
+    proc = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout
 
 
 def test_unknown_config_key_is_rejected(tmp_path):
@@ -389,7 +515,6 @@ def test_bad_input_stops_with_file_and_problem_and_no_partial_output(copy_run):
     assert (datasets / "mpra.parquet").exists(), "outputs of other rules stay"
 
 
-
 def test_changed_head_setting_reruns_that_head_and_its_dependents_only(tiny_run, tmp_path):
     """A setting of one head kind (heads.per_kind) reruns that head and what reads it: no
     re-caching, no other head, nothing upstream."""
@@ -401,8 +526,18 @@ def test_changed_head_setting_reruns_that_head_and_its_dependents_only(tiny_run,
     heads = re.findall(r"^rule train_head:\n(?:\s+\w+: .*\n)*?\s+wildcards: (.*)$", proc.output, re.MULTILINE)
     assert sorted(heads) == sorted(f"task={task}, head=mean" for task in tasks), describe(proc)
     assert stats["evaluate"] == len(tasks) and stats["compare_models"] == 1
-    upstream = {"simulate", "prepare_genome", "epi_dataset", "mpra_dataset", "truth_sites", "pretrain_encoder",
-                "cache_embeddings", "train_scratch", "train_joint", "evaluate_noise_ceiling"}
+    upstream = {
+        "simulate",
+        "prepare_genome",
+        "epi_dataset",
+        "mpra_dataset",
+        "truth_sites",
+        "pretrain_encoder",
+        "cache_embeddings",
+        "train_scratch",
+        "train_joint",
+        "evaluate_noise_ceiling",
+    }
     assert not upstream & set(stats), describe(proc)
     # head_mean is the primary attributed model: its attributions and motifs follow it
     assert {"attribute", "faithfulness", "summarise_attribution", "motif_enrichment"} <= set(stats)

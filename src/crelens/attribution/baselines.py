@@ -21,7 +21,7 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel
 
 if TYPE_CHECKING:
-    from .explained import ExplainedModel
+    from crelens.attribution.explained import ExplainedModel
 
 Attribution = Callable[..., torch.Tensor]
 
@@ -59,7 +59,7 @@ def grad_x_input(model: ExplainedModel, x: torch.Tensor, output: int) -> torch.T
 
 
 def _ig_baseline(model: ExplainedModel, x: torch.Tensor, baseline: str) -> torch.Tensor:
-    """"zero": the all-zero input (IG's usual choice); "removed": every nucleotide an N."""
+    """ "zero": the all-zero input (IG's usual choice); "removed": every nucleotide an N."""
     if baseline == "zero":
         return torch.zeros_like(x)
     if baseline == "removed":

@@ -28,9 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.caduceus import RCPSEmbedding, rc_invariant_features
-from ..sequences import ALPHABET, one_hot
-from ..tokenizer import CaduceusTokenizer
+from crelens.encoder.caduceus import RCPSEmbedding, rc_invariant_features
+from crelens.encoder.hub import load_caduceus
+from crelens.encoder.tokenizer import CaduceusTokenizer
+from crelens.models.registry import load_model, task_view
+from crelens.names import is_head
+from crelens.sequences import ALPHABET, one_hot
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class ExplainedModel(nn.Module):
@@ -148,3 +153,18 @@ class OneHotModel(ExplainedModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         reverse_complement = x.flip(-2, -1)  # in A, C, G, T order: reverse positions and channels
         return 0.5 * (self.model(x.transpose(1, 2)) + self.model(reverse_complement.transpose(1, 2)))
+
+
+def load_explained(
+    model_path, task: str, names: list[str], *, encoder_folder=None, n_as: str = "pad", dtype: str = "float64"
+) -> ExplainedModel:
+    """The trained model as the workflow predicts with it, in `dtype`, eval mode."""
+    model, spec = load_model(model_path)
+    if is_head(spec["model"]):
+        if encoder_folder is None:
+            raise ValueError(f"{model_path}: a head needs the encoder it was trained on")
+        backbone = load_caduceus(encoder_folder).backbone
+        explained = CaduceusHeadModel(backbone, model, spec["bins"], names, n_as=n_as)
+    else:
+        explained = OneHotModel(task_view(model, task), names)
+    return explained.to(DTYPES[dtype]).eval()

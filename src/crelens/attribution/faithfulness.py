@@ -13,18 +13,22 @@ the position's input row by ``model.removed_vector``, i.e. the input of the nucl
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import TYPE_CHECKING
+import logging
+import time
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..metrics import auroc, bootstrap_ci
-from .baselines import explaining
+from crelens.attribution.baselines import explaining
+from crelens.attribution.explained import ExplainedModel, load_explained
+from crelens.attribution.selection import output_names
+from crelens.attribution.store import read_attributions
+from crelens.metrics import auroc, bootstrap_ci
+from crelens.planted import relevant_motifs, site_mask
+from crelens.tables import read_table, write_table
 
-if TYPE_CHECKING:
-    from .explained import ExplainedModel
+log = logging.getLogger(__name__)
 
 ORDERS = ("morf", "lerf")
 
@@ -148,20 +152,6 @@ def motif_scores(relevance: np.ndarray, motif_mask: np.ndarray) -> tuple[np.ndar
     return aurocs, auprcs
 
 
-def motif_mask(sites: pd.DataFrame, seq_ids: list[str], length: int) -> np.ndarray:
-    """(n, L) bool: True inside any site of the sequence (0-based, end exclusive), clipped to
-    [0, L). Sites of sequences not in ``seq_ids`` are ignored."""
-    rows = defaultdict(list)
-    for i, seq_id in enumerate(seq_ids):
-        rows[seq_id].append(i)
-    mask = np.zeros((len(seq_ids), length), dtype=bool)
-    for seq_id, start, end in sites[["seq_id", "start", "end"]].itertuples(index=False):
-        lo, hi = max(int(start), 0), min(int(end), length)
-        for i in rows.get(seq_id, ()):
-            mask[i, lo:hi] = True
-    return mask
-
-
 # --------------------------------------------------------------------------- summary
 
 
@@ -184,3 +174,121 @@ def summarise(per_sequence: pd.DataFrame, n_boot: int = 1000, level: float = 0.9
                 value = low = high = float("nan")
             rows.append((method, metric, value, low, high, int(values.size)))
     return pd.DataFrame(rows, columns=columns)
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def _explained_outputs(task: str, stored: dict) -> list[tuple[int, np.ndarray]]:
+    """(output index, rows) pairs to score: every cell type for MPRA; for EPI each sequence's
+    own class logit (the prediction a biologist asks about)."""
+    n = len(stored["seq_id"])
+    if task == "mpra":
+        return [(k, np.arange(n)) for k in range(len(stored["output"]))]
+    labels = stored["label_id"]
+    return [(int(k), np.flatnonzero(labels == k)) for k in np.unique(labels) if k >= 0]
+
+
+def faithfulness(
+    model: ExplainedModel,
+    stored: dict[str, dict],
+    task: str,
+    *,
+    steps: int,
+    batch_size: int,
+    sites: pd.DataFrame | None = None,
+    design_motifs: list[dict] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-sequence faithfulness rows (method, seq_id, metric, value) and mean MoRF/LeRF curves.
+
+    Metrics per sequence (averaged over the explained outputs): area_morf, area_lerf, delta_af
+    (= area_lerf − area_morf, removal = the N nucleotide of the model's input) and on synthetic
+    data motif_auroc / motif_auprc of |relevance| against the planted relevant motif positions.
+    """
+    reference = next(iter(stored.values()))
+    for method, arrays in stored.items():
+        if not np.array_equal(arrays["seq_id"], reference["seq_id"]):
+            raise ValueError(f"{method}: attributions are of other sequences than {next(iter(stored))}")
+    seq_ids = list(reference["seq_id"])
+    x = model.inputs(list(reference["sequence"]))
+    length = x.shape[1]
+    rows, curves = [], []
+    for method, arrays in stored.items():
+        per_metric: dict[str, np.ndarray] = {}
+        counts = np.zeros(len(seq_ids))
+        started = time.monotonic()
+        for k, idx in _explained_outputs(task, arrays):
+            if not len(idx):
+                continue
+            relevance = torch.as_tensor(arrays["relevance"][idx, k], dtype=x.dtype)
+            scores = {}
+            for order in ("morf", "lerf"):
+                curve = perturbation_curve(model, x[idx], relevance, k, order, steps, batch_size)
+                scores[f"area_{order}"] = area(curve).cpu().numpy()
+                mean_curve = curve.double().mean(0).cpu().numpy()
+                curves += [
+                    {
+                        "method": method,
+                        "output": str(arrays["output"][k]),
+                        "order": order,
+                        "fraction": j / steps,
+                        "value": float(v),
+                    }
+                    for j, v in enumerate(mean_curve)
+                ]
+            scores["delta_af"] = scores["area_lerf"] - scores["area_morf"]
+            if sites is not None and design_motifs is not None:
+                names = relevant_motifs(task, str(arrays["output"][k]), design_motifs)
+                mask = site_mask(sites[sites["motif_name"].isin(names)], [seq_ids[i] for i in idx], length)
+                scores["motif_auroc"], scores["motif_auprc"] = motif_scores(relevance.abs().cpu().numpy(), mask)
+            for metric, values in scores.items():
+                total = per_metric.setdefault(metric, np.zeros(len(seq_ids)))
+                total[idx] += np.nan_to_num(values, nan=0.0)
+                per_metric.setdefault(f"{metric}__n", np.zeros(len(seq_ids)))[idx] += ~np.isnan(values)
+            counts[idx] += 1
+        log.info("%s: perturbation curves of %d sequences in %.1f s", method, len(seq_ids), time.monotonic() - started)
+        for metric in [m for m in per_metric if not m.endswith("__n")]:
+            n = per_metric[f"{metric}__n"]
+            mean = np.where(n > 0, per_metric[metric] / np.maximum(n, 1), np.nan)
+            rows += [
+                {"method": method, "seq_id": s, "metric": metric, "value": float(v)} for s, v in zip(seq_ids, mean)
+            ]
+    return pd.DataFrame(rows), pd.DataFrame(curves)
+
+
+def run_faithfulness(
+    task: str,
+    model_path,
+    attribution_paths: dict,
+    out_scores,
+    out_curves,
+    *,
+    table_path,
+    cells: list[str],
+    settings: dict,
+    n_as: str = "pad",
+    encoder_folder=None,
+    sites_path=None,
+    design_motifs: list[dict] | None = None,
+    threads: int = 1,
+) -> None:
+    """One `faithfulness` job: perturbation curves (and motif recovery) of every method."""
+    torch.set_num_threads(threads)
+    names = output_names(task, read_table(table_path), cells)
+    model = load_explained(model_path, task, names, encoder_folder=encoder_folder, n_as=n_as, dtype="float32")
+    stored = {method: read_attributions(path) for method, path in attribution_paths.items()}
+    sites = None
+    if sites_path:
+        sites = read_table(sites_path)
+        sites = sites[sites["dataset"] == task]
+    scores, curves = faithfulness(
+        model,
+        stored,
+        task,
+        steps=settings["perturbation_steps"],
+        batch_size=settings["batch_size"] * 4,
+        sites=sites,
+        design_motifs=design_motifs,
+    )
+    write_table(scores, out_scores)
+    write_table(curves, out_curves)

@@ -1,6 +1,6 @@
 """MambaLRP relevance per nucleotide, with its conservation accounted exactly.
 
-`lrp()` runs the model's forward under `crelens.models.lrp.lrp_mode` (the MambaLRP rules) and
+`lrp()` runs the model's forward under `crelens.encoder.lrp_rules.lrp_mode` (the MambaLRP rules) and
 takes Gradient×Input at the model's per-nucleotide input (the embedding output for Caduceus,
 the one-hot matrix for a CNN). Relevance of nucleotide i is the sum over its input channels.
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ..models.lrp import lrp_mode
-from .explained import ExplainedModel, per_nucleotide
+from crelens.attribution.explained import ExplainedModel, per_nucleotide
+from crelens.encoder.lrp_rules import lrp_mode
 
 
 @dataclass
@@ -98,8 +98,14 @@ def conservation_frame(result: LRPResult, seq_ids: list[str], output_names: list
         scale = explained.abs() + relevance_sum.abs()
         for value in by_group.values():
             scale = scale + torch.as_tensor(value).abs()
-        frame = pd.DataFrame({"seq_id": list(seq_ids), "output": output_names[o],
-                              "explained": explained.cpu().numpy(), "relevance_sum": relevance_sum.cpu().numpy()})
+        frame = pd.DataFrame(
+            {
+                "seq_id": list(seq_ids),
+                "output": output_names[o],
+                "explained": explained.cpu().numpy(),
+                "relevance_sum": relevance_sum.cpu().numpy(),
+            }
+        )
         for group, value in by_group.items():
             frame[f"absorbed_{group}"] = torch.as_tensor(value).expand_as(explained).cpu().numpy()
         frame["residual"] = residual[:, k].cpu().numpy()
@@ -113,10 +119,15 @@ def conservation_summary(per_sequence: pd.DataFrame, method: str, dtype: str) ->
     |f(x)| absorbed by biases/ε (how much of the output the nucleotides do not carry)."""
     absorbed = per_sequence.filter(like="absorbed_").sum(axis=1)
     share = (absorbed.abs() / per_sequence["explained"].abs().clip(lower=1e-12)).median()
-    return pd.DataFrame([{
-        "method": method, "dtype": dtype, "n": len(per_sequence),
-        "max_rel_err": float(per_sequence["rel_err"].max()),
-        "median_rel_err": float(per_sequence["rel_err"].median()),
-        "median_absorbed_share": float(share),
-    }])
-
+    return pd.DataFrame(
+        [
+            {
+                "method": method,
+                "dtype": dtype,
+                "n": len(per_sequence),
+                "max_rel_err": float(per_sequence["rel_err"].max()),
+                "median_rel_err": float(per_sequence["rel_err"].median()),
+                "median_absorbed_share": float(share),
+            }
+        ]
+    )

@@ -12,12 +12,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .. import plots
-from ..io import read_table, write_table
-from ..metrics import paired_bootstrap
-from .faithfulness import summarise
-from .jobs import conservation_table, read_attributions, relevant_motifs
-from .lrp import conservation_summary
+from crelens.attribution.faithfulness import summarise
+from crelens.attribution.lrp import conservation_summary
+from crelens.attribution.store import conservation_table, read_attributions
+from crelens.figures.attribution import attribution_logos, conservation_scatter, faithfulness_bars, perturbation_curves
+from crelens.metrics import paired_bootstrap
+from crelens.planted import relevant_motifs
+from crelens.tables import read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ def conservation_tables(lrp_files: dict[str, str]) -> tuple[pd.DataFrame, pd.Dat
     absorbed_cols = [c for c in per_sequence.columns if c.startswith("absorbed_")]
     per_sequence[absorbed_cols] = per_sequence[absorbed_cols].fillna(0.0)
     rows = []
-    for (task, model, selection, dtype), group in per_sequence.groupby(["task", "model", "selection", "dtype"], sort=False):
+    for (task, model, selection, dtype), group in per_sequence.groupby(
+        ["task", "model", "selection", "dtype"], sort=False
+    ):
         row = conservation_summary(group, "lrp", dtype)
         row.insert(1, "task", task)
         row.insert(2, "model", model)
@@ -54,8 +57,9 @@ def _mean_score(_targets, values) -> float:
     return float(np.mean(values))
 
 
-def paired_differences(scores: pd.DataFrame, reference: str = "lrp", n_boot: int = 1000, level: float = 0.95,
-                       seed: int = 0) -> pd.DataFrame:
+def paired_differences(
+    scores: pd.DataFrame, reference: str = "lrp", n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """reference − method per metric on the same sequences: mean difference with the paired
     bootstrap CI and two-sided p-value of `crelens.metrics.paired_bootstrap`, as the model
     comparison uses."""
@@ -68,10 +72,20 @@ def paired_differences(scores: pd.DataFrame, reference: str = "lrp", n_boot: int
             both = group[[reference, method]].dropna().to_numpy()
             if len(both) < 2:
                 continue
-            test = paired_bootstrap(_mean_score, np.zeros(len(both)), both[:, 0], both[:, 1],
-                                    n_boot=n_boot, level=level, seed=seed)
-            rows.append({"method": method, "metric": metric, "difference": test["delta"], "ci_low": test["low"],
-                         "ci_high": test["high"], "pvalue": test["pvalue"], "n": len(both)})
+            test = paired_bootstrap(
+                _mean_score, np.zeros(len(both)), both[:, 0], both[:, 1], n_boot=n_boot, level=level, seed=seed
+            )
+            rows.append(
+                {
+                    "method": method,
+                    "metric": metric,
+                    "difference": test["delta"],
+                    "ci_low": test["low"],
+                    "ci_high": test["high"],
+                    "pvalue": test["pvalue"],
+                    "n": len(both),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -96,16 +110,37 @@ def _logo_examples(stored: dict[str, dict], n: int, sites: pd.DataFrame | None, 
                 if site.end > start and site.start < end:
                     motifs.append((max(site.start, start) - start, min(site.end, end) - start, site.motif_name))
         for method in [m for m in ("lrp", "ism") if m in stored]:
-            examples.append({"seq_id": seq_id, "method": method, "sequence": str(lrp["sequence"][i])[start:end],
-                             "relevance": stored[method]["relevance"][i, 0, start:end], "start": start,
-                             "motifs": motifs, "output": output, "prediction": float(lrp["prediction"][i, 0])})
+            examples.append(
+                {
+                    "seq_id": seq_id,
+                    "method": method,
+                    "sequence": str(lrp["sequence"][i])[start:end],
+                    "relevance": stored[method]["relevance"][i, 0, start:end],
+                    "start": start,
+                    "motifs": motifs,
+                    "output": output,
+                    "prediction": float(lrp["prediction"][i, 0]),
+                }
+            )
     return examples
 
 
-def run_summary(lrp_files: dict[str, str], score_files: dict[str, str], curve_files: dict[str, str],
-                primary_methods: dict[str, str], primary: dict, outputs: dict, *, n_boot: int, level: float,
-                seed: int, logos: int, sites_path=None, design_motifs=None) -> None:
-    """Write conservation/faithfulness tables and figures.
+def run_summarise_attribution(
+    lrp_files: dict[str, str],
+    score_files: dict[str, str],
+    curve_files: dict[str, str],
+    primary_methods: dict[str, str],
+    primary: dict,
+    outputs: dict,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+    logos: int,
+    sites_path=None,
+    design_motifs=None,
+) -> None:
+    """The `summarise_attribution` job: conservation/faithfulness tables and figures.
 
     lrp_files: "task/model/selection" → LRP .npz; score_files / curve_files: "task/model" →
     faithfulness rows / mean curves; primary_methods: method → .npz of the primary model's test
@@ -114,7 +149,11 @@ def run_summary(lrp_files: dict[str, str], score_files: dict[str, str], curve_fi
     conservation, per_sequence = conservation_tables(lrp_files)
     write_table(conservation, outputs["conservation"])
     write_table(per_sequence, outputs["conservation_per_sequence"])
-    log.info("conservation: max relative error %.2e over %d explained outputs", conservation.max_rel_err.max(), len(per_sequence))
+    log.info(
+        "conservation: max relative error %.2e over %d explained outputs",
+        conservation.max_rel_err.max(),
+        len(per_sequence),
+    )
 
     tables, paired, curves = [], [], []
     for key, path in score_files.items():
@@ -138,14 +177,16 @@ def run_summary(lrp_files: dict[str, str], score_files: dict[str, str], curve_fi
     for row in main[main.metric.isin(["delta_af", "motif_auroc"])].itertuples():
         log.info("%s %s: %.4f [%.4f, %.4f]", row.method, row.metric, row.value, row.ci_low, row.ci_high)
 
-    plots.conservation_scatter(per_sequence, outputs["conservation_figure"])
+    conservation_scatter(per_sequence, outputs["conservation_figure"])
     all_curves = pd.concat(curves, ignore_index=True)
-    plots.perturbation_curves(all_curves[(all_curves.task == primary["task"]) & (all_curves.model == primary["model"])],
-                              outputs["curves_figure"])
-    plots.faithfulness_bars(every, outputs["faithfulness_figure"])
+    perturbation_curves(
+        all_curves[(all_curves.task == primary["task"]) & (all_curves.model == primary["model"])],
+        outputs["curves_figure"],
+    )
+    faithfulness_bars(every, outputs["faithfulness_figure"])
     sites = None
     if sites_path:
         sites = read_table(sites_path)
         sites = sites[sites.dataset == primary["task"]]
     stored = {method: read_attributions(path) for method, path in primary_methods.items()}
-    plots.attribution_logos(_logo_examples(stored, logos, sites, primary["task"], design_motifs), outputs["logos_figure"])
+    attribution_logos(_logo_examples(stored, logos, sites, primary["task"], design_motifs), outputs["logos_figure"])

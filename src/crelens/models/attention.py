@@ -282,9 +282,7 @@ class JointModel(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.pool = TokenPool(d_model)
         self.drop = nn.Dropout(dropout)
-        self.task_embeddings = nn.ParameterDict(
-            {t: nn.Parameter(torch.randn(d_model) * 0.02) for t in task_outputs}
-        )
+        self.task_embeddings = nn.ParameterDict({t: nn.Parameter(torch.randn(d_model) * 0.02) for t in task_outputs})
         self.heads = nn.ModuleDict({t: nn.Linear(self.pool.out_features, n) for t, n in task_outputs.items()})
 
     @property

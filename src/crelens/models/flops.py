@@ -52,8 +52,3 @@ def count_flops(model: nn.Module, example_input: torch.Tensor, **forward_kwargs)
     with torch.no_grad(), counter:
         model(example_input, **forward_kwargs)
     return counter.get_total_flops() // example_input.shape[0]
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Trainable parameters (a tied Parameter counts once; frozen ones are not counted)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,6 +1,6 @@
 """Small adapter heads trained on cached frozen-encoder features of shape (B, bins, dim).
 
-Why: the encoder stays frozen (its features are cached once, see `crelens.cache`), so all that is
+Why: the encoder stays frozen (its features are cached once, see `crelens.encoder.cache`), so all that is
 trained per task is a small head. The Boda-style heads are `LayerNorm(dim) → pool → 512 → 512 →
 out` with ReLU in between; they differ only in how bins are pooled, which is the comparison of
 interest (does position matter, or only the bag of bins?). `mlp1024` (the seed comparison's
@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-POOLINGS = ("flatten", "sum", "mean", "max", "center")
-HEAD_KINDS = POOLINGS + ("mlp1024",)
+from crelens.names import HEAD_KINDS, POOLINGS
+
 HIDDEN = 512
 
 

@@ -1,8 +1,8 @@
 """Malinois (Gosai et al. 2024): boda2's `BassetBranched` with the published hyperparameters.
 
 Why our own module: boda2 itself is AGPL and pulls in Lightning; the model code and weights are
-MIT. This is written from shared/reference/malinois_and_mpra.md (architecture table, checkpoint
-key names), not copied. Module names follow the published checkpoint's state-dict keys
+MIT. This is written from sjgosai/boda2 (`boda/model/basset.py`, `boda/model/custom_layers.py`) and
+its tutorial `tutorials/load_malinois_model.ipynb` (checkpoint key names), not copied. Module names follow the published checkpoint's state-dict keys
 (`conv1.conv.weight`, `linear1.bn_layer.running_mean`, `branched.branched_layer_1.weight`, …)
 so published weights load by name, with a strict key-set and shape check.
 
@@ -29,11 +29,11 @@ from torch import nn
 
 from crelens.atomic import atomic_path
 from crelens.errors import InputError
-from crelens.models.state import check_finite, key_problems
-from crelens.models.state import few as _few
+from crelens.parameters import check_finite, key_problems
+from crelens.parameters import few as _few
 
 # Hyperparameters of the published Malinois checkpoint (its `model_hparams`; these are not the
-# BassetBranched class defaults), per shared/reference/malinois_and_mpra.md.
+# BassetBranched class defaults), as in sjgosai/boda2 `tutorials/load_malinois_model.ipynb`.
 INPUT_LENGTH = 600  # one-hot (4, 600): 200-bp insert + 200-nt MPRA flanks each side
 CONV = ((4, 300, 19), (300, 200, 11), (200, 200, 7))  # (in, out, kernel) of conv1..conv3
 POOLS = (3, 4, 4)  # MaxPool1d after conv1..conv3 (conv3's after a ConstantPad1d(1, 1))
@@ -46,7 +46,6 @@ BRANCHED_DROPOUT = 0.5757068086404574
 BN_EPS, BN_MOMENTUM = 1e-5, 0.1
 CELLS = ("K562", "HepG2", "SK-N-SH")  # output order of the published model
 N_PARAMETERS = 4_107_183  # trainable parameters with 3 outputs (the sheet's figure)
-
 
 
 def same_padding(kernel_size: int) -> tuple[int, int]:
@@ -170,7 +169,9 @@ class Malinois(nn.Module):
         self.nonlin = nn.ReLU()
         self.linear1 = LinearNorm(CONV[-1][1] * FLAT_LENGTH, LINEAR_CHANNELS)
         self.dropout = nn.Dropout(LINEAR_DROPOUT)
-        self.branched = BranchedLinear(LINEAR_CHANNELS, BRANCHED_CHANNELS, N_BRANCHED_LAYERS, n_outputs, BRANCHED_DROPOUT)
+        self.branched = BranchedLinear(
+            LINEAR_CHANNELS, BRANCHED_CHANNELS, N_BRANCHED_LAYERS, n_outputs, BRANCHED_DROPOUT
+        )
         self.output = GroupedLinear(BRANCHED_CHANNELS, 1, n_outputs)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -226,7 +227,9 @@ def read_malinois_checkpoint(path) -> dict[str, torch.Tensor]:
         state = data  # a bare state dict
     else:
         raise InputError(path, f"no 'model_state_dict' in the checkpoint (keys: {_few(map(str, data))})")
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise InputError(path, "model_state_dict is not a flat {name: tensor} dict")
     return dict(state)
 
@@ -292,7 +295,9 @@ def _load_strict(model: Malinois, state: dict, path: Path) -> None:
     check_finite(state, path)
     result = model.load_state_dict(state, strict=False)
     if set(result.missing_keys) - optional or result.unexpected_keys:  # guarded above; keep it honest
-        raise InputError(path, f"load_state_dict left {_few(result.missing_keys)} missing, {_few(result.unexpected_keys)} unexpected")
+        raise InputError(
+            path, f"load_state_dict left {_few(result.missing_keys)} missing, {_few(result.unexpected_keys)} unexpected"
+        )
 
 
 def _unpickle_reason(exc: Exception) -> str:
@@ -305,4 +310,3 @@ def _unpickle_reason(exc: Exception) -> str:
         if "unsupported" in line.lower():
             return line
     return lines[0] if lines else type(exc).__name__
-

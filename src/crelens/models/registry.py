@@ -6,7 +6,7 @@ its checkpoint alone. A checkpoint is a safetensors file whose metadata holds th
 and a checkpoint of another architecture fails with a message naming the keys that differ.
 
 Names (as in the comparison table): `head_<kind>` for adapter heads on the frozen-encoder
-cache (kinds of `crelens.models.heads`), `malinois`, `attention`, `sparse_attention_<pct>`
+cache (kinds in `crelens.names.HEAD_KINDS`), `malinois`, `attention`, `sparse_attention_<pct>`
 (keep the top <pct>% positions), and `joint` (one model for both tasks).
 """
 
@@ -18,23 +18,15 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..atomic import atomic_path
-from ..errors import InputError
-from .attention import AttentionModel, JointModel, SparseAttentionModel
-from .heads import HEAD_KINDS, build_head
-from .malinois import Malinois
-from .state import key_problems
+from crelens.atomic import atomic_path
+from crelens.errors import InputError
+from crelens.models.attention import AttentionModel, JointModel, SparseAttentionModel
+from crelens.models.heads import build_head
+from crelens.models.malinois import Malinois
+from crelens.names import HEAD_MODELS, JOINT, MODEL_NAMES, SPARSE_SHARES
+from crelens.parameters import key_problems
 
-HEAD_MODELS = {f"head_{kind}": kind for kind in HEAD_KINDS}
-SPARSE_SHARES = {"sparse_attention_5": 0.05, "sparse_attention_10": 0.10, "sparse_attention_20": 0.20}
-SCRATCH_MODELS = ("malinois", "attention", *SPARSE_SHARES)
-JOINT = "joint"
-MODEL_NAMES = (*HEAD_MODELS, *SCRATCH_MODELS, JOINT)
 SPEC_KEY = "crelens_model"
-
-
-def is_head(name: str) -> bool:
-    return name in HEAD_MODELS
 
 
 def build_model(spec: dict) -> nn.Module:
@@ -46,7 +38,9 @@ def build_model(spec: dict) -> nn.Module:
     name = spec.get("model")
     options = dict(spec.get("options", {}))
     if name in HEAD_MODELS:
-        return build_head(HEAD_MODELS[name], spec["bins"], spec["dim"], spec["outputs"], dropout=spec.get("dropout", 0.1))
+        return build_head(
+            HEAD_MODELS[name], spec["bins"], spec["dim"], spec["outputs"], dropout=spec.get("dropout", 0.1)
+        )
     if name == "malinois":
         if spec["length"] != 600:
             raise ValueError(f"Malinois takes 600-bp inputs, got length {spec['length']}")
@@ -91,10 +85,6 @@ def load_model(path) -> tuple[nn.Module, dict]:
         raise InputError(path, f"checkpoint does not match model {spec['model']!r}: " + "; ".join(problems))
     model.load_state_dict(state)
     return model.eval(), spec
-
-
-def count_parameters(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
 def task_view(model: nn.Module, task: str) -> nn.Module:

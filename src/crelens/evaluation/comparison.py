@@ -1,0 +1,174 @@
+"""The comparison report: every model × test set with CIs, paired tests, costs, and the figures.
+
+Inputs are what the `evaluate` and training rules wrote; nothing is recomputed except the paired
+tests (which need every model's predictions side by side) and the figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crelens.atomic import atomic_open
+from crelens.errors import InputError
+from crelens.evaluation.paired import paired_comparisons
+from crelens.evaluation.scoring import METRIC_COLUMNS, PRIMARY_METRIC
+from crelens.figures.evaluation import comparison_bars, confusion_matrices, prediction_scatter, training_curves
+from crelens.names import NOISE_CEILING
+from crelens.tables import read_table, write_table
+
+# The panels of the bar chart and the columns of the Markdown summary.
+SUMMARY = [
+    ("mpra", "id", "pearson_mean"),
+    ("mpra", "snv", "pearson_mean"),
+    ("mpra", "ood", "pearson_mean"),
+    ("epi", "id", "accuracy"),
+    ("epi", "id", "macro_auroc"),
+]
+
+
+def _fmt(value: float, low: float, high: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def markdown_summary(table: pd.DataFrame, costs: pd.DataFrame) -> str:
+    """Model × headline metric with 95% CIs, plus parameters and FLOPs, as a Markdown table."""
+    models = list(dict.fromkeys(table["model"]))
+    header = (
+        ["model"] + [f"{task} {test_set} {metric}" for task, test_set, metric in SUMMARY] + ["parameters", "FLOPs/seq"]
+    )
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    costs = costs.groupby("model").agg({"parameters": "max", "flops_per_sequence": "max"})
+    for model in models:
+        cells = [model]
+        for task, test_set, metric in SUMMARY:
+            row = table[
+                (table.model == model) & (table.task == task) & (table.test_set == test_set) & (table.metric == metric)
+            ]
+            cells.append(_fmt(*row[["value", "ci_low", "ci_high"]].iloc[0]) if len(row) else "")
+        if model in costs.index:
+            params, flops = costs.loc[model]
+            cells += [
+                f"{int(params):,}" if pd.notna(params) else "",
+                f"{flops / 1e6:,.1f} M" if pd.notna(flops) else "",
+            ]
+        else:
+            cells += ["", ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _model_order(models) -> list[str]:
+    """Heads first, then Malinois, the seed baselines, and the noise ceiling last."""
+
+    def key(m):
+        group = 0 if m.startswith("head_") else 1 if m == "malinois" else 3 if m == NOISE_CEILING else 2
+        return (group, m)
+
+    return sorted(set(models), key=key)
+
+
+def run_compare_models(
+    metrics_paths: list,
+    predictions_paths: dict,
+    train_metrics_paths: dict,
+    curve_paths: dict,
+    cells: list[str],
+    settings: dict,
+    seed: int,
+    outputs: dict,
+) -> pd.DataFrame:
+    """The `compare_models` job: comparison.{tsv,md}, paired_tests.tsv, models.tsv and the figures
+    named in `outputs`.
+
+    predictions_paths: {(task, model) or "task/model": path}; train_metrics_paths / curve_paths: the same
+    (the joint model's files appear under both tasks). outputs: keys comparison_tsv, comparison_md,
+    paired_tsv, models_tsv, bars_png, scatter_png, curves_png, confusion_png.
+    """
+    predictions_paths, train_metrics_paths, curve_paths = (
+        {_split_key(k): v for k, v in d.items()} for d in (predictions_paths, train_metrics_paths, curve_paths)
+    )
+    metrics_paths = list(metrics_paths.values()) if isinstance(metrics_paths, dict) else list(metrics_paths)
+    table = pd.concat([read_table(p) for p in metrics_paths], ignore_index=True)
+    missing = [c for c in METRIC_COLUMNS if c not in table]
+    if missing:
+        raise InputError(metrics_paths[0], f"metric tables lack columns {missing}")
+    order = {m: i for i, m in enumerate(_model_order(table["model"]))}
+    table = table.sort_values(
+        ["task", "test_set", "model"], key=lambda s: s.map(order) if s.name == "model" else s, kind="stable"
+    ).reset_index(drop=True)[METRIC_COLUMNS]
+    write_table(table, outputs["comparison_tsv"])
+
+    predictions = {key: read_table(path) for key, path in predictions_paths.items()}
+    paired = []
+    for task in PRIMARY_METRIC:
+        frames = {model: frame for (t, model), frame in predictions.items() if t == task}
+        if frames:
+            paired.append(paired_comparisons(frames, task, n_boot=settings["n_boot"], seed=seed))
+    paired = pd.concat(paired, ignore_index=True) if paired else pd.DataFrame()
+    write_table(paired, outputs["paired_tsv"])
+
+    cost_rows = []
+    for (task, model), path in train_metrics_paths.items():
+        info = json.loads(Path(path).read_text())
+        cost_rows.append(
+            {
+                "model": model,
+                "task": task,
+                "parameters": info.get("parameters"),
+                "flops_per_sequence": info.get("flops_per_sequence"),
+                "best_epoch": info.get("best_epoch"),
+                "epochs_run": info.get("epochs_run"),
+                "train_seconds": info.get("train_seconds"),
+                "val_metric": info.get("val_metric"),
+                "val_value": info.get("val_value"),
+            }
+        )
+    costs = pd.DataFrame(cost_rows).sort_values(
+        ["task", "model"], key=lambda s: s.map(order) if s.name == "model" else s, kind="stable"
+    )
+    write_table(costs, outputs["models_tsv"])
+
+    with atomic_open(outputs["comparison_md"]) as out:
+        out.write("# Model comparison (test sets, 95% bootstrap CIs)\n\n")
+        out.write(markdown_summary(table, costs))
+        if len(paired):
+            out.write("\n## Paired comparisons with the best model of each test set (Holm-adjusted)\n\n")
+            out.write("| task | test set | best | model | Δ metric [95% CI] | p (Holm) |\n|---|---|---|---|---|---|\n")
+            for r in paired.itertuples():
+                out.write(
+                    f"| {r.task} | {r.test_set} | {r.best} | {r.model} | {_fmt(r.delta, r.ci_low, r.ci_high)} | "
+                    f"{r.pvalue_holm:.3g} |\n"
+                )
+
+    comparison_bars(
+        table, [p for p in SUMMARY if ((table.task == p[0]) & (table.test_set == p[1])).any()], outputs["bars_png"]
+    )
+    mpra = {m: f for (t, m), f in predictions.items() if t == "mpra" and m != NOISE_CEILING}
+    best_head = _best(table, "mpra", lambda m: m.startswith("head_"))
+    chosen = {m: mpra[m] for m in (best_head, "malinois") if m in mpra}
+    prediction_scatter(chosen or dict(list(mpra.items())[:1]), cells, outputs["scatter_png"])
+    training_curves({key: read_table(path) for key, path in curve_paths.items()}, outputs["curves_png"])
+    epi = {m: predictions[("epi", m)] for m in _model_order(m for t, m in predictions if t == "epi")}
+    confusion_matrices(epi, outputs["confusion_png"])
+    return table
+
+
+def _best(table: pd.DataFrame, task: str, keep) -> str | None:
+    rows = table[(table.task == task) & (table.test_set == "id") & (table.metric == PRIMARY_METRIC[task])]
+    rows = rows[rows.model.map(keep)]
+    return None if rows.empty else str(rows.sort_values("value", ascending=False).model.iloc[0])
+
+
+def _split_key(key) -> tuple[str, str]:
+    if isinstance(key, str):
+        task, _, model = key.partition("/")
+        return task, model
+    return tuple(key)

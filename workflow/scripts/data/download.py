@@ -1,0 +1,13 @@
+"""Download one source file: checksummed, retried, written atomically."""
+
+from crelens.data.download import run_download
+from crelens.runlog import logged
+
+with logged(snakemake.log[0]):
+    run_download(
+        snakemake.params.url,
+        snakemake.output[0],
+        md5=snakemake.params.md5,
+        retries=snakemake.params.retries,
+        timeout=snakemake.params.timeout,
+    )

@@ -1,0 +1,19 @@
+"""Pretrain a small Caduceus (masked LM) on the training chromosomes."""
+
+from pathlib import Path
+
+from crelens.encoder.pretrain import run_pretrain_encoder
+from crelens.runlog import logged
+
+with logged(snakemake.log[0]):
+    run_pretrain_encoder(
+        snakemake.input.genome,
+        snakemake.input.contigs,
+        snakemake.params.splits,
+        snakemake.params.pretrain,
+        snakemake.params.seed,
+        snakemake.params.n_as,
+        Path(snakemake.output.weights).parent,
+        snakemake.output.curve,
+        threads=snakemake.threads,
+    )
