@@ -8,16 +8,20 @@ import yaml
 from crelens.config import check_config
 from crelens.errors import InputError
 from crelens.names import (
+    ATTENTION_MODELS,
     ATTRIBUTION_METHODS,
     CACHE_TABLES,
+    DISTILLED_MODELS,
     HEAD_MODELS,
     JOINT,
+    KMER,
     MODEL_NAMES,
     NOISE_CEILING,
     SCRATCH_MODELS,
     SELECTIONS,
     SYNTHETIC_OUTPUTS,
     TASK_TABLES,
+    TEACHER,
     mpra_file,
 )
 from crelens.provenance import code_fingerprint, derive_seed
@@ -100,6 +104,7 @@ wildcard_constraints:
     task=_alternatives(config["heads"]["tasks"]),
     head=_alternatives(config["heads"]["kinds"]),
     scratch=_alternatives(SCRATCH_MODELS),
+    student=_alternatives(DISTILLED_MODELS),
     model=_alternatives(MODEL_NAMES),
     method=_alternatives(ATTRIBUTION_METHODS),
     selection=_alternatives(SELECTIONS),
@@ -135,6 +140,11 @@ def task_models(task):
         if name != JOINT or set(TASKS) >= {"mpra", "epi"}:  # joint needs both tasks
             models.append(name)
     return models
+
+
+def baseline_settings(*keys):
+    """The `baselines` settings one training rule uses (a change of others reruns nothing)."""
+    return {key: config["baselines"][key] for key in keys}
 
 
 def model_file(task, model, name):
@@ -210,6 +220,20 @@ def summary_inputs(wildcards):
 # ---------------------------------------------------------------------------- encoder (rules/encoder.smk)
 
 
+def pretrain_inputs(wildcards):
+    """Genome and annotations of the pretraining, and the planted motifs where they are known."""
+    inputs = {
+        "genome": "results/data/genome.fa",
+        "fai": "results/data/genome.fa.fai",
+        "contigs": "results/data/genome.contigs.tsv",
+        "promoters": source_file("promoters"),
+        "ccres": source_file("ccres"),
+    }
+    if SYNTHETIC:
+        inputs["planted"] = synthetic_path("truth_motifs")
+    return inputs
+
+
 def cache_table_input(wildcards):
     return f"results/datasets/{CACHE_TABLES[wildcards.table][0]}.parquet"
 
@@ -237,6 +261,7 @@ def head_targets():
 
 
 HEAD_TRAINING_KEYS = (
+    "bins",
     "lr",
     "weight_decay",
     "batch_size",
@@ -285,7 +310,7 @@ def evaluate_inputs(wildcards):
             for k, p in evaluation_caches(wildcards.task, wildcards.model).items()
         }
     )
-    if SYNTHETIC and wildcards.model not in HEAD_MODELS:
+    if SYNTHETIC and wildcards.model in ATTENTION_MODELS:
         inputs["sites"] = "results/datasets/truth_sites.parquet"
     return inputs
 

@@ -3,9 +3,7 @@
 
 rule pretrain_encoder:
     input:
-        genome="results/data/genome.fa",
-        fai="results/data/genome.fa.fai",
-        contigs="results/data/genome.contigs.tsv",
+        unpack(pretrain_inputs),
     output:
         config="results/encoder/pretrained/config.json",
         weights="results/encoder/pretrained/model.safetensors",

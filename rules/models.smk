@@ -50,13 +50,70 @@ rule train_scratch:
         runtime=240,
     params:
         cells=CELLS,
-        settings=config["baselines"],
+        settings=baseline_settings(
+            "batch_size", "max_epochs", "patience", "malinois", "attention"
+        ),
         seed=lambda wildcards: derive_seed(
             config["seed"], f"scratch:{wildcards.task}:{wildcards.scratch}"
         ),
         code=script_code("models/train_scratch.py"),
     script:
         "../workflow/scripts/models/train_scratch.py"
+
+
+rule train_kmer:
+    input:
+        table="results/datasets/{task}.parquet",
+    output:
+        weights=f"results/models/{{task}}/{KMER}/best.safetensors",
+        metrics=f"results/models/{{task}}/{KMER}/metrics.json",
+        curve=f"results/models/{{task}}/{KMER}/curve.tsv",
+    log:
+        "results/logs/train_kmer/{task}.log",
+    benchmark:
+        "results/benchmarks/train_kmer/{task}.tsv"
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cells=CELLS,
+        settings=config["baselines"]["kmer"],
+        seed=lambda wildcards: derive_seed(config["seed"], f"kmer:{wildcards.task}"),
+        code=script_code("models/train_kmer.py"),
+    script:
+        "../workflow/scripts/models/train_kmer.py"
+
+
+rule train_distilled:
+    input:
+        table="results/datasets/{task}.parquet",
+        teacher=f"results/models/{{task}}/{TEACHER}/best.safetensors",
+    output:
+        weights="results/models/{task}/{student}/best.safetensors",
+        metrics="results/models/{task}/{student}/metrics.json",
+        curve="results/models/{task}/{student}/curve.tsv",
+    log:
+        "results/logs/train_distilled/{task}_{student}.log",
+    benchmark:
+        "results/benchmarks/train_distilled/{task}_{student}.tsv"
+    conda:
+        GPU_ENV
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        cells=CELLS,
+        settings=baseline_settings("batch_size", "attention", "distillation"),
+        seed=lambda wildcards: derive_seed(
+            config["seed"], f"distilled:{wildcards.task}:{wildcards.student}"
+        ),
+        code=script_code("models/train_distilled.py"),
+    script:
+        "../workflow/scripts/models/train_distilled.py"
 
 
 rule train_joint:
@@ -79,7 +136,9 @@ rule train_joint:
         runtime=360,
     params:
         cells=CELLS,
-        settings=config["baselines"],
+        settings=baseline_settings(
+            "batch_size", "max_epochs", "patience", "attention", "joint"
+        ),
         seed=derive_seed(config["seed"], "joint"),
         code=script_code("models/train_joint.py"),
     script:

@@ -204,3 +204,15 @@ def test_split_configuration_errors():
         check_splits({"val": ["chr2"], "test": ["chr9"]}, chroms)
     with pytest.raises(InputError, match="no chromosome for training"):
         check_splits({"val": ["chr1"], "test": ["chr2", "chr3"]}, chroms)
+
+
+def test_cache_bins_beyond_the_inputs(config):
+    config["cache"]["bins"] = config["datasets"]["epi"]["window_bp"] + 1
+    with pytest.raises(InputError, match="cache.bins"):
+        check_config(config)
+
+
+def test_head_bins_beyond_the_cache(config):
+    config["heads"]["per_kind"] = {"mean": {"bins": config["cache"]["bins"] + 1}}
+    with pytest.raises(InputError, match=r"heads.bins .*for mean"):
+        check_config(config)

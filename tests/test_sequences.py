@@ -220,3 +220,11 @@ def test_one_hot_strands_rejects_mixed_lengths():
 
     with pytest.raises(ValueError, match="one length"):
         one_hot_strands(["ACGT", "ACG"])
+
+
+def test_variable_span_drops_constant_flanks():
+    from crelens.sequences import variable_span
+
+    assert variable_span(["AAACGTTT", "AAAGGATT", "AAACCTTT"]) == (3, 6)
+    assert variable_span(["ACGT", "ACGT"]) == (0, 4)
+    assert variable_span(["ACGT"]) == (0, 4) and variable_span([]) == (0, 0)

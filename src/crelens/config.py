@@ -81,6 +81,18 @@ def check_config(config: dict) -> None:
         )
     if config["cache"]["shard_size"] % config["cache"]["batch_size"]:
         raise InputError(None, "config cache.shard_size must be a multiple of cache.batch_size")
+    shortest = min(config["datasets"]["mpra"]["input_length"], config["datasets"]["epi"]["window_bp"])
+    if config["cache"]["bins"] > shortest:
+        raise InputError(
+            None, f"config cache.bins ({config['cache']['bins']}) exceeds the shortest model input ({shortest} nt)"
+        )
+    heads = config["heads"]
+    for kind in heads["kinds"]:
+        bins = heads.get("per_kind", {}).get(kind, {}).get("bins", heads["bins"])
+        if kind != "conv" and bins > config["cache"]["bins"]:
+            raise InputError(
+                None, f"config heads.bins ({bins}, for {kind}) exceeds cache.bins ({config['cache']['bins']})"
+            )
     files = [v["file"] for v in download.values() if isinstance(v, dict)]
     if len(set(files)) != len(files):
         raise InputError(None, "config data.download: two resources share one file name")

@@ -49,13 +49,20 @@ TASK_TABLES = {"mpra": ("mpra", "mpra_snv_ref", "mpra_snv_alt", "mpra_ood"), "ep
 
 # ------------------------------------------------------------------------------------- models
 POOLINGS = ("flatten", "sum", "mean", "max", "center")
-HEAD_KINDS = (*POOLINGS, "mlp1024")
+HEAD_KINDS = (*POOLINGS, "mlp1024", "conv")
 HEAD_MODELS = {f"head_{kind}": kind for kind in HEAD_KINDS}
 # Sparse attention baselines: name -> share of positions attended.
 SPARSE_SHARES = {"sparse_attention_5": 0.05, "sparse_attention_10": 0.10, "sparse_attention_20": 0.20}
 SCRATCH_MODELS = ("malinois", "attention", *SPARSE_SHARES)
 JOINT = "joint"
-MODEL_NAMES = (*HEAD_MODELS, *SCRATCH_MODELS, JOINT)
+# The k-mer reference: a linear model of k-mer counts, the bar every neural model must clear.
+KMER = "kmer_ridge"
+# Sparse attention students distilled from the trained full-attention model (the teacher).
+TEACHER = "attention"
+DISTILLED_MODELS = {f"sparse_distilled_{name.rsplit('_', 1)[1]}": name for name in SPARSE_SHARES}
+MODEL_NAMES = (*HEAD_MODELS, *SCRATCH_MODELS, JOINT, KMER, *DISTILLED_MODELS)
+# Models whose attention can be checked against planted motifs (they have `position_importance`).
+ATTENTION_MODELS = ("attention", *SPARSE_SHARES, *DISTILLED_MODELS, JOINT)
 # The simulator's noise-free activity, scored like a model on synthetic data.
 NOISE_CEILING = "noise_ceiling"
 

@@ -113,3 +113,19 @@ def strip_adaptors(seq: str, left: str = LENTIMPRA_ADAPTOR_5, right: str = LENTI
     if seq.startswith(left) and seq.endswith(right) and len(seq) > len(left) + len(right):
         return seq[len(left) : len(seq) - len(right)]
     return seq
+
+
+def variable_span(sequences: list[str]) -> tuple[int, int]:
+    """[start, end) of the positions where the sequences do not all carry the same base.
+
+    The constant flanks of MPRA constructs lie outside it: no model can learn anything there.
+    All sequences must have one length; with fewer than two, the whole length.
+    """
+    if len(sequences) < 2:
+        return 0, len(sequences[0]) if sequences else 0
+    array = np.frombuffer("".join(s.upper() for s in sequences).encode("ascii"), dtype=np.uint8)
+    array = array.reshape(len(sequences), -1)
+    varies = np.flatnonzero((array != array[0]).any(axis=0))
+    if not len(varies):
+        return 0, array.shape[1]
+    return int(varies[0]), int(varies[-1]) + 1

@@ -13,6 +13,7 @@ from crelens.attribution.baselines import (
     integrated_gradients,
     integrated_gradients_with_delta,
     ism,
+    ism_all_outputs,
     observed_bases,
     random_relevance,
     smoothgrad,
@@ -203,3 +204,12 @@ def test_float32_input_keeps_dtype():
     assert x.dtype == torch.float32
     for name in ("grad_x_input", "ism", "integrated_gradients"):
         assert METHODS[name](model, x, 0).dtype == torch.float32
+
+
+def test_ism_mutates_only_the_given_positions():
+    model = conv_model()
+    x = model.inputs(SEQS)
+    full = ism_all_outputs(model, x)
+    inner = ism_all_outputs(model, x, positions=(3, 7))
+    torch.testing.assert_close(inner[..., 3:7], full[..., 3:7])
+    assert inner[..., :3].abs().sum() == 0 and inner[..., 7:].abs().sum() == 0

@@ -110,3 +110,35 @@ def test_the_job_writes_tables_and_figures(tmp_path):
     assert paired.loc[("ism", "delta_af"), "difference"] == pytest.approx(0.1)
     for name in figures:
         assert outputs[name].read_bytes()[:4] == b"\x89PNG", name
+
+
+def test_logos_show_insert_windows_that_hold_a_planted_motif():
+    from crelens.attribution.summary import LOGO_WINDOW, _logo_examples
+
+    rng = np.random.default_rng(4)
+    left, right = "A" * 200, "C" * 200  # constant flanks, as in an MPRA construct
+    inserts = ["".join(rng.choice(list("ACGT"), 200)) for _ in range(3)]
+    sequences = [left + s + right for s in inserts]
+    relevance = np.zeros((3, 2, 600), np.float32)
+    relevance[:, 0, 450:470] = 5.0  # the strongest signal lies in the right flank, where nothing can act
+    relevance[:, 0, 330:340] = 1.0
+    base = {
+        "seq_id": np.array(["s0", "s1", "s2"]),
+        "sequence": np.array(sequences),
+        "output": np.array(OUTPUTS),
+        "prediction": np.array([[3.0, 0], [2.0, 0], [1.0, 0]], np.float32),
+        "label_id": np.full(3, -1),
+    }
+    stored = {"lrp": {**base, "relevance": relevance}, "ism": {**base, "relevance": relevance}}
+    sites = pd.DataFrame(
+        {"seq_id": ["s1", "s1"], "start": [330, 260], "end": [340, 268], "motif_name": ["GATA1", "CTCF"]}
+    )
+    design = DESIGN + [{"name": "CTCF", "program": "insulator", "effect": {"K562": 0.0, "HepG2": 0.0}}]
+    examples = _logo_examples(stored, 2, sites, "mpra", design)
+    assert [e["seq_id"] for e in examples] == ["s1", "s1"]  # only s1 holds a motif acting on K562
+    first = examples[0]
+    assert 200 <= first["start"] and first["start"] + len(first["sequence"]) <= 400
+    assert len(first["sequence"]) == LOGO_WINDOW
+    assert [name for *_, name in first["motifs"]] == ["GATA1"]  # CTCF acts on nothing: not marked
+    without_truth = _logo_examples(stored, 1, None, "mpra", None)
+    assert 200 <= without_truth[0]["start"] and without_truth[0]["start"] + LOGO_WINDOW <= 400

@@ -15,10 +15,13 @@ from crelens.sequences import MPRA_DOWNSTREAM_FLANK, MPRA_UPSTREAM_FLANK
 def test_mpra_constructs_carry_the_flanks(built):
     config, _, _, _, mpra, snv, ood = built
     length = config["datasets"]["mpra"]["input_length"]
+    left = (length - 200) // 2  # the 200-nt insert, padded with the flanks' nearest bases
+    upstream = MPRA_UPSTREAM_FLANK[len(MPRA_UPSTREAM_FLANK) - left :] if left else ""
+    downstream = MPRA_DOWNSTREAM_FLANK[: length - 200 - left]
     for frame in (mpra, ood):
         assert (frame.sequence.str.len() == length).all()
-        assert frame.sequence.str.startswith(MPRA_UPSTREAM_FLANK).all()
-        assert frame.sequence.str.endswith(MPRA_DOWNSTREAM_FLANK).all()
+        assert frame.sequence.str.startswith(upstream).all()
+        assert frame.sequence.str.endswith(downstream).all()
         assert frame[config["datasets"]["cells"]].notna().all().all()
     assert (ood.chrom == "").all() and (ood.split == "ood").all()
     assert set(mpra.split) == {"train", "val", "test"}

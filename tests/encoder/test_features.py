@@ -13,6 +13,7 @@ from crelens.encoder.cache import EmbeddingCache
 from crelens.encoder.caduceus import CaduceusConfig, CaduceusForMaskedLM
 from crelens.encoder.features import Features, run_cache_embeddings
 from crelens.encoder.hub import save_caduceus
+from crelens.sequences import reverse_complement
 from crelens.tables import write_table
 
 
@@ -29,10 +30,13 @@ def test_features_of_the_reverse_complement_are_the_reversed_bins(pretrained):
     features = Features(pretrained[0], bins=6, n_as="pad")
     rng = np.random.default_rng(0)
     seqs = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(3)]
-    forward, reverse = features(seqs), features.reverse(seqs)
+    explicit = features([reverse_complement(s) for s in seqs])  # the encoder run on the reverse complements
+    forward, reused = features(seqs), features.reverse(seqs)
     assert forward.shape == (3, 6, 8)
     # PS model, per-nucleotide RC-invariant features: f(rc x)[L-1-i] = f(x)[i]
-    np.testing.assert_allclose(reverse, forward[:, ::-1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(explicit, forward[:, ::-1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(reused, forward[:, ::-1])  # the batch just encoded is not run again
+    np.testing.assert_allclose(features.reverse(seqs[:2]), explicit[:2], rtol=1e-4, atol=1e-5)
 
 
 def test_cache_job_matches_direct_features(pretrained, tmp_path):

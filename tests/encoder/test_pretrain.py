@@ -8,6 +8,7 @@ import pytest
 
 from crelens.encoder.hub import load_caduceus
 from crelens.encoder.pretrain import run_pretrain_encoder
+from crelens.errors import InputError
 
 TINY = {
     "d_model": 8,
@@ -77,3 +78,84 @@ def test_pretraining_samples_training_chromosomes_only(genome, monkeypatch):
     train, val = seen
     assert not set(train) & (set(config["splits"]["val"]) | set(config["splits"]["test"]))
     assert set(val) == set(config["splits"]["val"])
+
+
+def test_element_centres_sit_in_the_motif_cores_and_skip_promoter_like_ccres():
+    from crelens.encoder.pretrain import ELEMENT_CLASSES, element_centres
+
+    promoters = pd.DataFrame({"chrom": ["chr1", "chr1"], "tss": [1000, 5000], "strand": ["+", "-"]})
+    ccres = pd.DataFrame(
+        {
+            "chrom": "chr2",
+            "start": [100, 400, 900, 1500],
+            "end": [300, 600, 1100, 1700],
+            "ccre_class": ["dELS", "CA-CTCF", "PLS", "TF"],
+        }
+    )
+    centres = element_centres(promoters, ccres)
+    assert list(centres.centre) == [945, 5055, 200, 500, 1600]
+    assert [ELEMENT_CLASSES[i] for i in centres.label] == ["promoter", "promoter", "enhancer", "ctcf", "other_ccre"]
+
+
+def test_element_windows_are_centred_on_elements_and_labelled_with_their_class():
+    from crelens.encoder.pretrain import WindowSampler
+
+    genome = {"chr1": "ACGT" * 500}
+    elements = pd.DataFrame({"chrom": ["chr1"], "centre": [1000], "label": [2]})
+    sampler = WindowSampler(genome, ["chr1"], 100, np.random.default_rng(0), elements, element_share=1.0)
+    windows, labels = sampler.sample_labelled(20)
+    assert len(windows) == 20 and set(labels) == {2}  # the element lies in every window's central half
+    background = WindowSampler(genome, ["chr1"], 100, np.random.default_rng(0), elements, element_share=0.0)
+    _, labels = background.sample_labelled(200)
+    assert 0 < (labels == 2).mean() < 0.2  # random windows hit the element only by chance
+
+
+def test_composition_baseline_and_planted_mask():
+    from crelens.encoder.pretrain import composition_baseline, planted_mask
+
+    assert composition_baseline(["AAAA"]) == 0.0
+    assert composition_baseline(["ACGT"]) == pytest.approx(np.log(4))
+    planted = pd.DataFrame({"chrom": ["chr1"], "start": [12], "end": [15]})
+    mask = planted_mask([("chr1", 10, False), ("chr1", 10, True), ("chr2", 0, False)], 8, planted)
+    assert mask[0].tolist() == [False, False, True, True, True, False, False, False]
+    assert mask[1].tolist() == mask[0].tolist()[::-1] and not mask[2].any()
+
+
+def test_pretraining_with_the_element_objective_reports_what_the_encoder_learned(built, tmp_path):
+    from crelens.names import SYNTHETIC_OUTPUTS
+
+    config, src, paths, *_ = built
+    settings = {**TINY, "element_share": 0.8, "mlm_weight": 0.5, "annotation_weight": 1.0}
+    curve = run_pretrain_encoder(
+        paths["genome"],
+        paths["contigs"],
+        config["splits"],
+        settings,
+        3,
+        "pad",
+        tmp_path,
+        tmp_path / "curve.tsv",
+        promoters_bed=paths["promoters"],
+        ccres_bed=paths["ccres"],
+        planted_bed=src / SYNTHETIC_OUTPUTS["truth_motifs"],
+    )
+    assert {"train_class_loss", "composition_loss", "val_accuracy_motif", "val_accuracy_background"} <= set(curve)
+    evaluated = curve.dropna(subset=["val_accuracy_motif"])
+    assert len(evaluated) == 2 and evaluated.val_accuracy_motif.between(0, 1).all()
+    assert curve.composition_loss.nunique() == 1 and 1.0 < curve.composition_loss.iloc[0] < np.log(4)
+    assert load_caduceus(tmp_path).config.d_model == 8
+
+
+def test_element_windows_need_the_annotations(genome, tmp_path):
+    config, out = genome
+    with pytest.raises(InputError, match="need the promoter and cCRE BEDs"):
+        run_pretrain_encoder(
+            out / "genome.fa",
+            out / "contigs.tsv",
+            config["splits"],
+            {**TINY, "element_share": 0.5},
+            3,
+            "pad",
+            tmp_path,
+            tmp_path / "curve.tsv",
+        )

@@ -21,3 +21,16 @@ def test_motif_hit_shares():
     rows = motif_hit_rows(shares, "mpra", n_boot=20).set_index("metric")
     assert rows.loc["attention_motif_hit_rate", "value"] == 0.5
     assert rows.loc["attention_motif_enrichment", "value"] == pytest.approx(0.5 / 0.15)
+
+
+def test_overlap_pvalue_is_small_when_attention_prefers_motifs_and_one_without_a_difference():
+    from crelens.evaluation.attention_hits import overlap_pvalue
+
+    rng = np.random.default_rng(0)
+    chance = rng.uniform(0.05, 0.15, 30)
+    assert overlap_pvalue(chance + rng.uniform(0.2, 0.4, 30), chance) < 0.01
+    assert overlap_pvalue(chance - rng.uniform(0.0, 0.05, 30), chance) > 0.5
+    assert overlap_pvalue(chance, chance) == 1.0
+    shares = pd.DataFrame({"seq_id": [f"s{i}" for i in range(30)], "hit_share": chance + 0.3, "chance": chance})
+    rows = motif_hit_rows(shares, "mpra", n_boot=20).set_index("metric")
+    assert rows.loc["attention_motif_pvalue", "value"] < 0.01 and np.isnan(rows.loc["attention_motif_pvalue", "ci_low"])

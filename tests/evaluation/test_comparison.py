@@ -83,6 +83,7 @@ def inputs(tmp_path):
             "comparison_md": "comparison.md",
             "paired_tsv": "paired.tsv",
             "models_tsv": "models.tsv",
+            "distillation_tsv": "distillation.tsv",
             "bars_png": "bars.png",
             "scatter_png": "scatter.png",
             "curves_png": "curves.png",
@@ -135,3 +136,33 @@ def test_markdown_formats_values_with_cis_and_missing_as_blank():
     costs = pd.DataFrame([{"model": "malinois", "parameters": 10, "flops_per_sequence": 3e6}])
     line = markdown_summary(table, costs).splitlines()[2]
     assert line.startswith("| malinois | 0.500 [0.400, 0.600] |") and line.endswith("| 10 | 3.0 M |")
+
+
+def test_distillation_table_reports_fidelity_flop_reduction_and_motif_overlap():
+    from crelens.evaluation.comparison import distillation_table
+
+    rows = [
+        ("attention", "pearson_mean", 0.80),
+        ("sparse_distilled_10", "pearson_mean", 0.78),
+        ("sparse_distilled_10", "attention_motif_enrichment", 3.5),
+        ("sparse_distilled_10", "attention_motif_pvalue", 1e-4),
+        ("malinois", "pearson_mean", 0.70),
+    ]
+    table = pd.DataFrame(
+        [
+            {"model": m, "task": "mpra", "test_set": "id", "metric": k, "value": v, "ci_low": v, "ci_high": v}
+            for m, k, v in rows
+        ]
+    )
+    costs = pd.DataFrame(
+        {
+            "model": ["attention", "sparse_distilled_10", "malinois"],
+            "task": "mpra",
+            "flops_per_sequence": [1e8, 8e6, 3e8],
+        }
+    )
+    (row,) = distillation_table(table, costs).to_dict("records")
+    assert row["student"] == "sparse_distilled_10" and row["teacher"] == "attention" and row["metric"] == "pearson_mean"
+    assert row["fidelity"] == pytest.approx(0.78 / 0.80)
+    assert row["flop_reduction"] == pytest.approx(0.92)
+    assert (row["motif_enrichment"], row["motif_pvalue"]) == (3.5, 1e-4)

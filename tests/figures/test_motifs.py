@@ -31,9 +31,26 @@ def test_volcano_labels_only_significant_families(tmp_path, capture):
     ax = fig.axes[0]
     assert ax.get_title() == "mpra:K562: 2 families q < 0.05"
     assert sorted(t.get_text() for t in ax.texts) == ["GATA", "bHLH"]
-    significant = ax.collections[1].get_offsets()
+    # per colour (not significant, significant): finite points, infinite on the right, on the left
+    significant = ax.collections[3].get_offsets()
     np.testing.assert_allclose(sorted(significant[:, 0]), [2.0, 3.0])  # log2 odds of bHLH, GATA
     assert len(fig.axes) == 2
+
+
+def test_volcano_marks_infinite_odds_wraps_long_names_and_says_when_a_group_is_empty(tmp_path, capture):
+    table = families()
+    table.loc[0, ["family", "odds_ratio"]] = ["Three-zinc finger Kruppel-related factors", np.inf]
+    empty = pd.DataFrame(columns=table.columns)
+    figure_module.enrichment_volcano(table, 0.05, tmp_path / "v.png")
+    (fig,) = capture
+    ax = fig.axes[0]
+    triangles = ax.collections[4].get_offsets()  # significant and infinite (on the right)
+    assert triangles.tolist() == [[6.0, 6.0]] and ax.collections[4].get_paths()
+    assert ax.get_legend().get_texts()[0].get_text().startswith("infinite odds ratio")
+    label = next(t.get_text() for t in ax.texts if "Kruppel" in t.get_text())
+    assert label.replace("\n", " ") == "Three-zinc finger Kruppel-related factors"  # wrapped, not cut
+    figure_module.enrichment_volcano(empty.assign(group="epi:promoter").iloc[:0], 0.05, tmp_path / "e.png")
+    assert not capture[1].axes[0].axison and "no seqlets" in capture[1].axes[0].texts[0].get_text()
 
 
 def test_seqlet_positions_are_fractions_of_the_sequence(tmp_path, capture):

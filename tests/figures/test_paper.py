@@ -257,3 +257,11 @@ def test_run_figure_reads_tables_and_writes_under_the_prefix(tmp_path):
 def test_unknown_figure_name_is_a_clear_error(call):
     with pytest.raises(ValueError, match=r"unknown figure 'volcano'; known figures: data_overview, model_comparison"):
         call()
+
+
+def test_every_model_has_its_own_colour():
+    from crelens.figures.paper import MODEL_COLOURS
+    from crelens.names import MODEL_NAMES, NOISE_CEILING
+
+    assert set(MODEL_NAMES) | {NOISE_CEILING} <= set(MODEL_COLOURS)
+    assert len(set(MODEL_COLOURS.values())) == len(MODEL_COLOURS)

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from crelens.encoder.cache import write_cache
 from crelens.errors import InputError
 from crelens.models.fit import run_train_head
+from crelens.sequences import one_hot_strands
 from crelens.tables import write_table
 
 SETTINGS = {"lr": 3e-3, "weight_decay": 1e-6, "batch_size": 16, "max_epochs": 15, "patience": 4, "dropout": 0.1}
@@ -208,3 +209,90 @@ def test_fit_joint_trains_both_tasks_with_differential_lrs(tmp_path):
     assert {"val_0", "val_1"} <= set(curve.columns)
     model, spec = load_model(out / "best.safetensors")
     assert spec["outputs"] == {"mpra": 2, "epi": 3}
+
+
+def test_fit_kmer_picks_k_and_penalty_on_validation_and_writes_like_every_model(tmp_path):
+    from crelens.models.fit import run_train_kmer
+    from crelens.models.registry import load_model
+
+    mpra, epi = sequence_tables(tmp_path, 40, n=120)
+    out = tmp_path / "kmer"
+    settings = {"ks": [2, 4], "penalties": [1.0, 100.0]}
+    metrics = run_train_kmer(
+        "mpra", mpra, ["K562", "HepG2"], settings, 0, out / "best.safetensors", out / "metrics.json", out / "curve.tsv"
+    )
+    curve = pd.read_csv(out / "curve.tsv", sep="\t")
+    assert len(curve) == 4 and set(curve.columns) == {"k", "penalty", "val_metric"}
+    best = curve.loc[curve.val_metric.idxmax()]
+    assert (metrics["k"], metrics["penalty"]) == (best.k, best.penalty)
+    assert metrics["val_value"] == pytest.approx(best.val_metric, abs=1e-6)
+    model, spec = load_model(out / "best.safetensors")
+    assert spec["model"] == "kmer_ridge" and spec["span"] == [0, 40] and spec["k"] == metrics["k"]
+    metrics = run_train_kmer("epi", epi, ["K562"], settings, 0, out / "e.safetensors", out / "e.json", out / "e.tsv")
+    assert metrics["val_metric"] == "macro_auroc" and load_model(out / "e.safetensors")[1]["outputs"] == 3
+
+
+def test_distilled_students_learn_the_teachers_outputs(tmp_path):
+    from crelens.models.distill import teacher_outputs
+    from crelens.models.fit import run_train_distilled, run_train_scratch
+    from crelens.models.registry import load_model
+
+    mpra, _ = sequence_tables(tmp_path, 40, n=96)
+    settings = {
+        **SCRATCH,
+        "max_epochs": 6,
+        "distillation": {"lr": 1e-3, "max_epochs": 3, "patience": 2, "scorer_rows": 50},
+    }
+    run_train_scratch(
+        "mpra",
+        "attention",
+        mpra,
+        ["K562", "HepG2"],
+        settings,
+        0,
+        tmp_path / "t.safetensors",
+        tmp_path / "t.json",
+        tmp_path / "t.tsv",
+    )
+    metrics = run_train_distilled(
+        "mpra",
+        "sparse_distilled_20",
+        mpra,
+        tmp_path / "t.safetensors",
+        ["K562", "HepG2"],
+        settings,
+        0,
+        tmp_path / "s.safetensors",
+        tmp_path / "s.json",
+        tmp_path / "s.tsv",
+    )
+    # the student follows its teacher (fidelity on the default world: README); the labels are never used
+    assert metrics["val_metric"] == "pearson_with_teacher" and metrics["val_value"] > 0.3
+    assert metrics["flops_per_sequence"] < metrics["teacher_flops_per_sequence"]
+    student, spec = load_model(tmp_path / "s.safetensors")
+    assert spec["teacher"] == "attention" and student.keep_share == 0.2
+    teacher, _ = load_model(tmp_path / "t.safetensors")
+    x = one_hot_strands(pd.read_parquet(mpra).sequence[:8])
+    assert teacher_outputs(teacher, x).shape == (8, 2)
+    with pytest.raises(InputError, match="the teacher must be 'attention'"):
+        run_train_distilled(
+            "mpra",
+            "sparse_distilled_5",
+            mpra,
+            tmp_path / "s.safetensors",
+            ["K562", "HepG2"],
+            settings,
+            0,
+            tmp_path / "x.safetensors",
+            tmp_path / "x.json",
+            tmp_path / "x.tsv",
+        )
+
+
+@pytest.mark.parametrize(("scaling", "factor"), [("none", 1.0), ("sqrt", (128 / 1076) ** 0.5), ("linear", 128 / 1076)])
+def test_malinois_learning_rate_is_scaled_from_the_published_batch_size(scaling, factor):
+    from crelens.models.fit import malinois_lr
+
+    recipe = {"lr": 0.0032658700881052086, "batch_size": 128, "reference_batch_size": 1076, "lr_scaling": scaling}
+    assert malinois_lr(recipe) == pytest.approx(0.0032658700881052086 * factor)
+    assert malinois_lr({"lr": 0.01, "batch_size": 64}) == 0.01  # no reference: the rate as given

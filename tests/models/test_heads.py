@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,7 +29,7 @@ def test_output_shape(kind, bins):
 
 
 def test_head_kinds_complete():
-    assert set(HEAD_KINDS) == {"flatten", "sum", "mean", "max", "center", "mlp1024"}
+    assert set(HEAD_KINDS) == {"flatten", "sum", "mean", "max", "center", "mlp1024", "conv"}
     with pytest.raises(ValueError):
         build_head("attention", BINS, DIM, OUT)
 
@@ -49,6 +50,39 @@ def test_parameter_counts_match_formula():
         )
     mlp = norm + (DIM * 1024 + 1024) + (1024 * OUT + OUT)
     assert n_params(build_head("mlp1024", BINS, DIM, OUT)) == mlp
+    bins = 200  # conv: 128 detectors of 9 bins, max over 10 windows of 20, 256 hidden units
+    conv = norm + (DIM * 128 * 9 + 128) + (128 * 10 * 256 + 256) + (256 * OUT + OUT)
+    assert n_params(build_head("conv", bins, DIM, OUT)) == conv
+
+
+@pytest.mark.parametrize("kind", ["flatten", "mean", "center", "mlp1024"])
+def test_pool_bins_average_the_input_first(kind):
+    """A head with pool_bins on a fine input equals the same head on the input averaged into bins."""
+    torch.manual_seed(0)
+    fine = build_head(kind, 20, DIM, OUT, pool_bins=5).eval()
+    torch.manual_seed(0)
+    coarse = build_head(kind, 5, DIM, OUT).eval()
+    x = features(bins=20)
+    averaged = x.reshape(4, 5, 4, DIM).mean(2)
+    torch.testing.assert_close(fine(x), coarse(averaged))
+    assert n_params(fine) == n_params(coarse)
+    with pytest.raises(ValueError, match="pool_bins"):
+        build_head(kind, 5, DIM, OUT, pool_bins=6)
+
+
+def test_conv_head_sees_a_motif_anywhere_and_where_it_is():
+    """A pattern over neighbouring bins changes the output wherever it is put, and its place matters."""
+    torch.manual_seed(0)
+    head = build_head("conv", 60, DIM, OUT).eval()
+    base = torch.zeros(1, 60, DIM)
+    motif = torch.randn(9, DIM)
+    outputs = []
+    for start in (2, 25, 48):
+        x = base.clone()
+        x[0, start : start + 9] = motif
+        outputs.append(head(x))
+    assert all(not torch.allclose(out, head(base)) for out in outputs)
+    assert not torch.allclose(outputs[0], outputs[2])
 
 
 @pytest.mark.parametrize("kind", ["sum", "mean", "max", "mlp1024"])
@@ -97,3 +131,20 @@ def test_dropout_only_in_training_mode():
     torch.testing.assert_close(head(x), head(x))
     head.train()
     assert not torch.allclose(head(x), head(x))
+
+
+def test_averaged_rows_give_the_prediction_of_the_full_rows():
+    """Training on rows averaged once equals what the head computes from full rows itself."""
+    from crelens.models.heads import averaged_rows
+
+    torch.manual_seed(0)
+    head = build_head("flatten", 40, DIM, OUT, pool_bins=8).eval()
+    rows = np.random.default_rng(0).normal(size=(5, 2, 40, DIM)).astype(np.float16)
+    averaged = averaged_rows(rows, 8)
+    assert averaged.shape == (5, 2, 8, DIM) and averaged.dtype == np.float32
+    with torch.no_grad():
+        full = head(torch.from_numpy(rows[:, 0].astype(np.float32)))
+        once = head(torch.from_numpy(averaged[:, 0]))
+    torch.testing.assert_close(full, once, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(B, 8 or 40, 8\)"):
+        head(torch.zeros(2, 20, DIM))

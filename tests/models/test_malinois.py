@@ -20,6 +20,7 @@ from crelens.models.malinois import (
     parameter_count,
     read_malinois_checkpoint,
 )
+from crelens.parameters import count_parameters
 
 # State-dict keys of the published checkpoint (as loaded in sjgosai/boda2
 # `tutorials/load_malinois_model.ipynb`), written out by hand on purpose.
@@ -158,7 +159,7 @@ def test_input_shape_checked():
         model(torch.zeros(2, 4, 599))
     with pytest.raises(ValueError, match=r"\(batch, 4, 600\)"):
         model(torch.zeros(4, 600))
-    assert Malinois.input_length == 600
+    assert Malinois().input_length == 600
 
 
 def test_eval_mode_is_deterministic_and_train_mode_uses_dropout():
@@ -313,3 +314,18 @@ def test_failed_conversion_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match="output.weight"):
         convert_checkpoint(tmp_path / "broken.pt", tmp_path / "out" / "m.safetensors")
     assert not (tmp_path / "out" / "m.safetensors").exists()
+
+
+def test_the_bare_insert_gives_the_same_layers_with_a_shorter_flatten():
+    from crelens.models.malinois import flat_length, parameter_count
+
+    model = Malinois(n_outputs=3, input_length=200)
+    assert flat_length(200) == 4 and flat_length(600) == 13
+    assert model.linear1.linear.weight.shape == (1000, 800)
+    assert count_parameters(model, trainable=True) == parameter_count(3, 200) < parameter_count(3, 600)
+    model.eval()
+    assert model(torch.zeros(2, 4, 200)).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"\(batch, 4, 200\)"):
+        model(torch.zeros(2, 4, 600))
+    with pytest.raises(ValueError, match="at least"):
+        Malinois(input_length=10)

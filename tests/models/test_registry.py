@@ -14,10 +14,14 @@ SMALL = {"d_model": 8, "n_heads": 2, "kernel": 5, "dropout": 0.0}
 
 
 def spec_for(name):
-    if name.startswith("head_"):
-        return {"model": name, "task": "mpra", "outputs": 3, "bins": 4, "dim": 6, "dropout": 0.1}
+    if name.startswith("head_") and name != "head_conv":
+        return {"model": name, "task": "mpra", "outputs": 3, "bins": 8, "dim": 6, "dropout": 0.1, "pool_bins": 4}
     if name == "malinois":
         return {"model": name, "task": "mpra", "outputs": 3, "length": 600}
+    if name == "kmer_ridge":
+        return {"model": name, "task": "epi", "outputs": 3, "length": 40, "k": 3, "span": [4, 36]}
+    if name == "head_conv":
+        return {"model": name, "task": "mpra", "outputs": 3, "bins": 40, "dim": 6, "dropout": 0.1}
     if name == "joint":
         return {"model": name, "outputs": {"mpra": 3, "epi": 3}, "length": 40, "options": SMALL}
     return {"model": name, "task": "epi", "outputs": 3, "length": 40, "options": SMALL}

@@ -269,3 +269,91 @@ def test_joint_training_interleaves_tasks_and_learns_both():
     best = result.curve.set_index("epoch").loc[result.best_epoch]
     assert best["val_metric"] == pytest.approx((best["val_0"] + best["val_1"]) / 2)
     assert best["val_0"] > 0.8 and best["val_1"] > 0.9
+
+
+def test_cosine_schedule_warms_up_then_decays_to_a_tenth():
+    from crelens.models.training import WARMUP_SHARE, lr_factor
+
+    total = 200
+    factors = [lr_factor(step, total, "cosine") for step in range(total)]
+    warmup = int(round(WARMUP_SHARE * total))
+    assert factors[0] == pytest.approx(1 / warmup) and factors[warmup - 1] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[warmup:], factors[warmup + 1 :]))  # monotone decay
+    assert factors[-1] == pytest.approx(0.1, abs=1e-3)
+    assert {lr_factor(step, total, "constant") for step in range(total)} == {1.0}
+
+
+def test_the_schedule_sets_every_param_groups_rate_at_each_step():
+    from crelens.models.training import train_model
+
+    seen = []
+
+    class Recording(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append([group["lr"] for group in self.param_groups])
+            return super().step(closure)
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 1))
+    x = np.random.default_rng(0).normal(size=(40, 2, 2, 4)).astype(np.float32)
+    y = x[:, 0].sum(axis=(1, 2))[:, None]
+    train_model(
+        model,
+        x,
+        y,
+        x[:10],
+        y[:10],
+        task="regression",
+        optimizer=lambda m: Recording(m.parameters(), lr=0.5),
+        batch_size=10,
+        max_epochs=3,
+        patience=3,
+        schedule="cosine",
+        log=lambda line: None,
+    )
+    rates = [r[0] for r in seen]
+    assert len(rates) == 3 * 4 * 2  # epochs x batches x strands
+    assert max(rates) == pytest.approx(0.5) and rates[-1] < 0.1
+    with pytest.raises(ValueError, match="schedule"):
+        train_model(model, x, y, x, y, task="regression", schedule="linear")
+
+
+def test_constant_schedule_keeps_the_rate_and_augmentation_sees_training_batches_only():
+    from crelens.models.training import train_model
+
+    seen, augmented = [], []
+
+    class Recording(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    def augment(batch, generator):
+        augmented.append(batch.shape[0])
+        return batch * 0  # training sees nothing; validation must still see the data
+
+    torch.manual_seed(0)
+    model = Recorder(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 1)))
+    x = np.random.default_rng(0).normal(size=(40, 2, 2, 4)).astype(np.float32)
+    y = x[:, 0].sum(axis=(1, 2))[:, None]
+    train_model(
+        model,
+        x,
+        y,
+        x[:10],
+        y[:10],
+        task="regression",
+        optimizer=lambda m: Recording(m.parameters(), lr=0.5),
+        batch_size=10,
+        max_epochs=2,
+        patience=2,
+        augment=augment,
+        log=lambda line: None,
+    )
+    assert seen == [0.5] * (2 * 4 * 2)  # epochs x batches x strands, never scheduled
+    assert augmented == [10] * (2 * 4 * 2)
+    assert len(model.seen) == len(augmented) and not any(batch.any() for batch in model.seen)
+    model.eval()
+    assert (
+        torch.from_numpy(x[:10, 0]).any() and model(torch.from_numpy(x[:10, 0])).std() > 0
+    )  # validation rows untouched

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from crelens.motifs.attributions import groups_of, variable_span
+from crelens.motifs.attributions import cropped, groups_of
 
 
 def test_groups_are_cells_for_mpra_and_classes_for_epi():
@@ -13,6 +13,8 @@ def test_groups_are_cells_for_mpra_and_classes_for_epi():
     assert [(g, list(rows)) for g, _, rows in groups] == [("epi:enhancer", [0, 3]), ("epi:promoter", [1, 2])]
 
 
-def test_variable_span_drops_constant_flanks():
-    assert variable_span(["AAACGTTT", "AAAGGATT", "AAACCTTT"]) == (3, 6)
-    assert variable_span(["ACGT", "ACGT"]) == (0, 4)
+def test_cropped_keeps_the_span_that_varies_and_its_offset():
+    stored = {"sequence": np.array(["AAACGTTT", "AAAGGATT", "AAACCTTT"]), "relevance": np.arange(24.0).reshape(3, 1, 8)}
+    sequences, relevance, offset = cropped(stored)
+    assert sequences == ["CGT", "GGA", "CCT"] and offset == 3
+    np.testing.assert_array_equal(relevance, stored["relevance"][:, :, 3:6])

@@ -128,3 +128,31 @@ def test_truncated_transfer_fails_and_leaves_nothing(served, tmp_path):
     assert "truncated" in proc.stdout, describe(proc)
     assert requests == [PROMOTERS, PROMOTERS], "retries: 1 means two tries"
     _assert_nothing_left(workdir)
+
+
+def test_the_cluster_configuration_validates_and_builds_its_dag(tmp_path):
+    """config/full.yaml (real sources, published encoder and Malinois recipe) plans every stage."""
+    full = REPO / "config/full.yaml"
+    settings = yaml.safe_load(full.read_text())
+    assert settings["data"]["source"] == "download" and settings["encoder"]["source"] == "download"
+    assert settings["baselines"]["malinois"]["batch_size"] == 1076
+    assert settings["datasets"]["mpra"]["input_length"] == 600
+    proc = snakemake(tmp_path, "-n", configfile=full)
+    assert proc.returncode == 0, describe(proc)
+    stats = job_stats(proc.output)
+    assert {
+        "download",
+        "download_unpinned",
+        "download_encoder",
+        "cache_embeddings",
+        "train_head",
+        "train_scratch",
+        "train_kmer",
+        "train_distilled",
+        "evaluate",
+        "compare_models",
+        "attribute",
+        "motif_enrichment",
+    } <= set(stats)
+    assert "simulate" not in stats and "pretrain_encoder" not in stats
+    assert not (tmp_path / "results").exists()

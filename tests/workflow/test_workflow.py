@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from crelens.models.malinois import parameter_count
+
 from conftest import deep_merge, load_config
 from snakemake_runner import describe, job_stats, part_files, rule_scripts, snakemake
 
@@ -41,21 +43,22 @@ DATASET_TARGETS = [
 TRUTH_TARGET = "results/datasets/truth_sites.parquet"
 CACHE_TABLES = ("epi", "mpra", "mpra_ood", "mpra_snv_ref", "mpra_snv_alt")
 ENCODER_TARGETS = [f"results/cache/{t}/manifest.json" for t in CACHE_TABLES] + ["results/encoder/loss_curve.png"]
-HEAD_KINDS = ("flatten", "sum", "mean", "max", "center", "mlp1024")
+HEAD_KINDS = ("flatten", "sum", "mean", "max", "center", "mlp1024", "conv")
 HEAD_TARGETS = [f"results/models/{task}/head_{head}/metrics.json" for task in ("mpra", "epi") for head in HEAD_KINDS]
 SCRATCH_MODELS = ("malinois", "attention", "sparse_attention_5", "sparse_attention_10", "sparse_attention_20")
-MODELS = [f"head_{kind}" for kind in HEAD_KINDS] + list(SCRATCH_MODELS) + ["joint"]
+DISTILLED = ("sparse_distilled_5", "sparse_distilled_10", "sparse_distilled_20")
+MODELS = [f"head_{kind}" for kind in HEAD_KINDS] + ["kmer_ridge", *SCRATCH_MODELS, *DISTILLED, "joint"]
 REPORT_TARGETS = ["results/reports/comparison.tsv", "results/reports/comparison.md"]
 ATTRIBUTION_TARGETS = ["results/attribution/conservation.tsv", "results/attribution/faithfulness.tsv"]
 ATTRIBUTION_FIGURES = [
     f"results/attribution/figures/{name}.png"
     for name in ("conservation", "perturbation_curves", "faithfulness", "logos")
 ]
-# tiny.yaml explains head_mean (LRP + 5 baselines) and Malinois (5 baselines) on the MPRA task,
-# plus LRP of head_mean on the top and SNV selections.
+# tiny.yaml explains head_conv (LRP + 5 baselines) and Malinois (5 baselines) on the MPRA task,
+# plus LRP of head_conv on the top and SNV selections.
 ATTRIBUTE_JOBS = 6 + 5 + 2 + 2  # + every test sequence of the two motif sources
 MOTIF_TARGETS = ["results/motifs/enrichment.tsv", "results/motifs/truth_check.tsv"]
-MOTIF_SOURCES = ["results/motifs/head_mean/lrp", "results/motifs/malinois/grad_x_input"]
+MOTIF_SOURCES = ["results/motifs/head_conv/lrp", "results/motifs/malinois/grad_x_input"]
 REPORT_FIGURES = [
     f"results/reports/figures/{name}.png"
     for name in ("comparison_bars", "mpra_scatter", "training_curves", "epi_confusion")
@@ -117,6 +120,8 @@ def test_dry_run_lists_the_data_rules(tmp_path):
     assert stats.pop("cache_embeddings") == len(CACHE_TABLES)
     assert stats.pop("train_head") == len(HEAD_TARGETS)
     assert stats.pop("train_scratch") == 2 * len(SCRATCH_MODELS)
+    assert stats.pop("train_kmer") == 2
+    assert stats.pop("train_distilled") == 2 * len(DISTILLED)
     assert stats.pop("evaluate") == 2 * len(MODELS)
     assert stats.pop("attribute") == ATTRIBUTE_JOBS
     assert stats.pop("faithfulness") == 2
@@ -175,7 +180,7 @@ def test_encoder_checkpoint_and_caches_are_usable(tiny_run):
         frame = pd.read_parquet(workdir / f"results/datasets/{table}.parquet")
         ids = frame["pair_id" if "pair_id" in frame else "seq_id"].tolist()
         assert cache.seq_ids == ids
-        assert cache.shape[1:] == (2, 24, model.config.d_model)
+        assert cache.shape[1:] == (2, load_config()["cache"]["bins"], model.config.d_model)
         rows = cache.rows(range(min(5, len(cache))))
         assert rows.dtype.name == "float16" and (rows == rows).all()
 
@@ -200,7 +205,8 @@ def test_comparison_report_has_every_model_and_the_noise_ceiling(tiny_run):
     paired = pd.read_csv(workdir / "results/reports/paired_tests.tsv", sep="\t")
     assert {"best", "model", "delta", "pvalue", "pvalue_holm"} <= set(paired.columns)
     models = pd.read_csv(workdir / "results/reports/models.tsv", sep="\t")
-    assert int(models[models.model == "malinois"].parameters.iloc[0]) == 4_107_183
+    length = load_config()["datasets"]["mpra"]["input_length"]  # 4,107,183 at the published 600 nt
+    assert int(models[models.model == "malinois"].parameters.iloc[0]) == parameter_count(3, length)
     assert "| model |" in (workdir / "results/reports/comparison.md").read_text()
     for figure in REPORT_FIGURES:
         assert (workdir / figure).read_bytes()[:8] == PNG_MAGIC, figure
@@ -219,11 +225,11 @@ def test_attribution_conserves_and_scores_every_method(tiny_run):
     assert set(faithfulness.method) == {"lrp", "grad_x_input", "integrated_gradients", "smoothgrad", "ism", "random"}
     assert {"delta_af", "motif_auroc", "motif_auprc"} <= set(faithfulness.metric)
     every = pd.read_csv(workdir / "results/attribution/faithfulness_all.tsv", sep="\t")
-    assert set(every.model) == {"head_mean", "malinois"}
+    assert set(every.model) == {"head_conv", "malinois"}
     assert "lrp" not in set(every[every.model == "malinois"].method)
     for figure in ATTRIBUTION_FIGURES:
         assert (workdir / figure).read_bytes()[:8] == PNG_MAGIC, figure
-    stored = read_attributions(workdir / "results/attribution/mpra/head_mean/snv/lrp.npz")
+    stored = read_attributions(workdir / "results/attribution/mpra/head_conv/snv/lrp.npz")
     assert stored["relevance"].shape == (len(stored["seq_id"]), 3, len(stored["sequence"][0]))
     assert stored["seq_id"][0].endswith(":ref") and stored["seq_id"][1].endswith(":alt")
 
@@ -241,7 +247,7 @@ def test_motif_stage_tables_and_figures(tiny_run):
     assert truth.value.between(0, 1).all()
     for name in ("enrichment_volcano", "motif_logos", "seqlet_positions"):
         assert (workdir / f"results/motifs/figures/{name}.png").read_bytes()[:8] == PNG_MAGIC, name
-    assert (workdir / "results/motifs/head_mean/lrp/modisco_report/motifs.html").is_file()
+    assert (workdir / "results/motifs/head_conv/lrp/modisco_report/motifs.html").is_file()
 
 
 def test_paper_figures_written(tiny_run):
@@ -310,7 +316,9 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
         "datasets_summary",
         "cache_embeddings",
         "train_head",
+        "train_kmer",
         "train_scratch",
+        "train_distilled",
         "train_joint",
         "evaluate",
         "compare_models",
@@ -324,8 +332,9 @@ def test_changed_param_reruns_the_rule_and_downstream_only(tiny_run, tmp_path):
     assert stats["cache_embeddings"] == 1  # only the EPI cache; the MPRA side is untouched
     assert stats["train_head"] == len(HEAD_KINDS)  # the EPI heads only
     assert stats["train_scratch"] == len(SCRATCH_MODELS)  # the EPI baselines only
-    # every EPI model; on the MPRA side only models scored against the (changed) truth sites
-    assert stats["evaluate"] == len(MODELS) + len(SCRATCH_MODELS) + 1
+    # every EPI model; on the MPRA side only the attention models, scored against the (changed)
+    # truth sites: attention, three sparse, three distilled, joint
+    assert stats["evaluate"] == len(MODELS) + 8
     assert "Params have changed" in proc.output
 
 
@@ -503,7 +512,8 @@ def test_bad_input_stops_with_file_and_problem_and_no_partial_output(copy_run):
     with open(bed, "a") as handle:
         handle.write("chrZZ\t100\t160\tNOPE_1\t900\t+\n")
     # mtime only: the test is about the corrupted file, not about fingerprints of library code.
-    proc = snakemake(copy_run, "--forcerun", "epi_dataset", "--rerun-triggers", "mtime")
+    # --keep-going: encoder pretraining reads the promoter BED too and fails on it the same way
+    proc = snakemake(copy_run, "--forcerun", "epi_dataset", "--rerun-triggers", "mtime", "--keep-going")
     assert proc.returncode != 0, describe(proc)
     assert "simulate" not in job_stats(proc.output), "the corrupted source must not be regenerated"
     assert "Hs_EPDnew_006_hg38.bed" in proc.output and "unknown chromosome" in proc.output, describe(proc)
@@ -518,13 +528,13 @@ def test_bad_input_stops_with_file_and_problem_and_no_partial_output(copy_run):
 def test_changed_head_setting_reruns_that_head_and_its_dependents_only(tiny_run, tmp_path):
     """A setting of one head kind (heads.per_kind) reruns that head and what reads it: no
     re-caching, no other head, nothing upstream."""
-    config = write_config(tmp_path / "head.yaml", {"heads": {"per_kind": {"mean": {"dropout": 0.3}}}})
+    config = write_config(tmp_path / "head.yaml", {"heads": {"per_kind": {"conv": {"dropout": 0.3}}}})
     proc = snakemake(tiny_run[0], "-n", "--rerun-triggers", "params", configfile=config)
     assert proc.returncode == 0, describe(proc)
     stats = job_stats(proc.output)
     tasks = load_config()["heads"]["tasks"]
     heads = re.findall(r"^rule train_head:\n(?:\s+\w+: .*\n)*?\s+wildcards: (.*)$", proc.output, re.MULTILINE)
-    assert sorted(heads) == sorted(f"task={task}, head=mean" for task in tasks), describe(proc)
+    assert sorted(heads) == sorted(f"task={task}, head=conv" for task in tasks), describe(proc)
     assert stats["evaluate"] == len(tasks) and stats["compare_models"] == 1
     upstream = {
         "simulate",
@@ -539,7 +549,7 @@ def test_changed_head_setting_reruns_that_head_and_its_dependents_only(tiny_run,
         "evaluate_noise_ceiling",
     }
     assert not upstream & set(stats), describe(proc)
-    # head_mean is the primary attributed model: its attributions and motifs follow it
+    # head_conv is the primary attributed model: its attributions and motifs follow it
     assert {"attribute", "faithfulness", "summarise_attribution", "motif_enrichment"} <= set(stats)
 
 

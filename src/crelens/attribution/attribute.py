@@ -20,6 +20,7 @@ from crelens.attribution.lrp import conservation_frame, lrp
 from crelens.attribution.selection import output_names, select_sequences
 from crelens.attribution.store import write_attributions
 from crelens.names import ATTRIBUTION_METHODS
+from crelens.sequences import variable_span
 from crelens.tables import read_table
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,18 @@ def _baseline_options(method: str, settings: dict, seed: int) -> dict:
     return {}
 
 
-def attribute(model: ExplainedModel, chosen: pd.DataFrame, method: str, settings: dict, seed: int) -> dict:
-    """Arrays of the stored format for `chosen` explained with `method` (all outputs)."""
+def attribute(
+    model: ExplainedModel,
+    chosen: pd.DataFrame,
+    method: str,
+    settings: dict,
+    seed: int,
+    span: tuple[int, int] | None = None,
+) -> dict:
+    """Arrays of the stored format for `chosen` explained with `method` (all outputs).
+
+    `span`: the positions that vary in the data set (ISM mutates only those); default: all.
+    """
     if method not in ATTRIBUTION_METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {ATTRIBUTION_METHODS}")
     seqs = list(chosen["sequence"])
@@ -58,7 +69,7 @@ def attribute(model: ExplainedModel, chosen: pd.DataFrame, method: str, settings
                 conservation_frame(result, list(chosen["seq_id"].iloc[first : first + len(batch)]), model.output_names)
             )
         elif method == "ism":  # one set of mutants scores every output
-            relevance.append(ism_all_outputs(model, x, settings["ism_batch_size"]))
+            relevance.append(ism_all_outputs(model, x, settings["ism_batch_size"], positions=span))
             with torch.no_grad():
                 prediction.append(model(x))
         else:
@@ -137,7 +148,7 @@ def run_attribute(
         names,
         dtype,
     )
-    arrays = attribute(model, chosen, method, settings, seed)
+    arrays = attribute(model, chosen, method, settings, seed, span=variable_span(list(table["sequence"])))
     if "rel_err" in arrays:
         log.info(
             "LRP conservation: max relative error %.2e over %d sequences × %d outputs",

@@ -18,6 +18,7 @@ from crelens.attribution.store import conservation_table, read_attributions
 from crelens.figures.attribution import attribution_logos, conservation_scatter, faithfulness_bars, perturbation_curves
 from crelens.metrics import paired_bootstrap
 from crelens.planted import relevant_motifs
+from crelens.sequences import variable_span
 from crelens.tables import read_table, write_table
 
 log = logging.getLogger(__name__)
@@ -90,25 +91,42 @@ def paired_differences(
 
 
 def _logo_examples(stored: dict[str, dict], n: int, sites: pd.DataFrame | None, task: str, design_motifs) -> list[dict]:
-    """LRP and ISM rows for the `n` sequences with the highest first-output prediction."""
+    """LRP and ISM rows of `n` example sequences, each shown in a window of the part that varies
+    (never an MPRA construct's constant flanks).
+
+    Where the planted motifs are known, the examples are the best-predicted sequences holding a
+    planted motif that acts on the output, and the window is centred on the one carrying the most
+    |relevance|; otherwise the best-predicted sequences, centred on their strongest signal.
+    """
     lrp = stored["lrp"]
-    order = np.argsort(-lrp["prediction"][:, 0], kind="stable")[:n]
+    output = str(lrp["output"][0])
+    lo, hi = variable_span([str(s) for s in lrp["sequence"]])
+    relevant = relevant_motifs(task, output, design_motifs) if sites is not None and design_motifs is not None else None
+    by_seq = {}
+    if relevant is not None:
+        inside = sites[sites.motif_name.isin(relevant) & (sites.start >= lo) & (sites.end <= hi)]
+        by_seq = {seq_id: group for seq_id, group in inside.groupby("seq_id")}
+    order = np.argsort(-lrp["prediction"][:, 0], kind="stable")
+    if relevant is not None and by_seq:
+        order = [i for i in order if str(lrp["seq_id"][i]) in by_seq]
     examples = []
-    for i in order:
+    for i in order[:n]:
         relevance = lrp["relevance"][i, 0]
-        smooth = np.convolve(np.abs(relevance), np.ones(15), mode="same")
-        centre = int(np.argmax(smooth))
-        length = len(relevance)
-        start = int(np.clip(centre - LOGO_WINDOW // 2, 0, max(0, length - LOGO_WINDOW)))
-        end = min(length, start + LOGO_WINDOW)
         seq_id = str(lrp["seq_id"][i])
-        output = str(lrp["output"][0])
+        if seq_id in by_seq:
+            mass = [np.abs(relevance[s.start : s.end]).sum() for s in by_seq[seq_id].itertuples()]
+            site = by_seq[seq_id].iloc[int(np.argmax(mass))]
+            centre = (int(site.start) + int(site.end)) // 2
+        else:
+            smooth = np.convolve(np.abs(relevance[lo:hi]), np.ones(15), mode="same")
+            centre = lo + int(np.argmax(smooth))
+        width = min(LOGO_WINDOW, hi - lo)
+        start = int(np.clip(centre - width // 2, lo, hi - width))
+        end = start + width
         motifs = []
-        if sites is not None and design_motifs is not None:
-            names = relevant_motifs(task, output, design_motifs)
-            for site in sites[(sites.seq_id == seq_id) & sites.motif_name.isin(names)].itertuples():
-                if site.end > start and site.start < end:
-                    motifs.append((max(site.start, start) - start, min(site.end, end) - start, site.motif_name))
+        for site in by_seq.get(seq_id, pd.DataFrame(columns=["start", "end", "motif_name"])).itertuples():
+            if site.end > start and site.start < end:
+                motifs.append((max(site.start, start) - start, min(site.end, end) - start, site.motif_name))
         for method in [m for m in ("lrp", "ism") if m in stored]:
             examples.append(
                 {

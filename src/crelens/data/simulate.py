@@ -175,8 +175,16 @@ class World:
     # ------------------------------------------------------------------------- planting
 
     def sample_site(self, name: str) -> np.ndarray:
-        """A site drawn from the motif's probabilities (real sites vary too), on its own strand."""
+        """A site drawn from the motif's probabilities (real sites vary too), on its own strand.
+
+        `design.site_sharpness` s draws each position from p^s / Σ p^s: 1 samples the JASPAR
+        matrix as it is; above 1 sites lie closer to the consensus (stronger matches).
+        """
         probs = self.motifs[name].motif.probs
+        sharpness = self.design.get("site_sharpness", 1.0)
+        if sharpness != 1.0:
+            probs = probs**sharpness
+            probs = probs / probs.sum(axis=1, keepdims=True)
         u = self.rng.random(len(probs))[:, None]
         return (u > np.cumsum(probs, axis=1)).sum(axis=1).clip(0, 3).astype(np.int8)
 
@@ -383,13 +391,30 @@ class Construct:
     start: int = -1
 
 
-def _insert_sites(world: World, chrom: str, start: int, length: int) -> list[tuple[str, int, str]]:
-    sites = []
-    for inst in world.instances:
-        width = world.motifs[inst.name].motif.length
-        if inst.chrom == chrom and inst.start >= start and inst.start + width <= start + length:
-            sites.append((inst.name, inst.start - start, inst.strand))
-    return sites
+class _SiteIndex:
+    """Planted instances per chromosome, in planting order, with their starts and ends as arrays,
+    so that finding the sites inside one insert does not scan every instance of the genome."""
+
+    def __init__(self, world: World):
+        self.by_chrom: dict[str, list[Instance]] = {}
+        for inst in world.instances:
+            self.by_chrom.setdefault(inst.chrom, []).append(inst)
+        self.bounds = {
+            chrom: (
+                np.array([i.start for i in insts]),
+                np.array([i.start + world.motifs[i.name].motif.length for i in insts]),
+            )
+            for chrom, insts in self.by_chrom.items()
+        }
+
+    def inside(self, chrom: str, start: int, length: int) -> list[tuple[str, int, str]]:
+        """(motif name, start within the insert, strand) of every instance wholly inside it."""
+        if chrom not in self.bounds:
+            return []
+        starts, ends = self.bounds[chrom]
+        hits = np.flatnonzero((starts >= start) & (ends <= start + length))
+        insts = self.by_chrom[chrom]
+        return [(insts[i].name, insts[i].start - start, insts[i].strand) for i in hits]
 
 
 def build_mpra_library(world: World) -> tuple[list[Construct], list[Construct], list[dict]]:
@@ -409,6 +434,7 @@ def build_mpra_library(world: World) -> tuple[list[Construct], list[Construct], 
         ],
         "random": [(chrom, centre, f"BG_{chrom}_{centre - half}") for chrom, centre in world.background],
     }
+    sites = _SiteIndex(world)
     genomic: list[Construct] = []
     for kind, share in sorted(cfg["composition"].items()):  # key order must not matter
         wanted = int(round(cfg["elements"] * share))
@@ -423,7 +449,7 @@ def build_mpra_library(world: World) -> tuple[list[Construct], list[Construct], 
             chrom, centre, element = pool[i]
             start = centre - half
             codes = world.seqs[chrom][start : start + insert].copy()
-            genomic.append(Construct(element, codes, _insert_sites(world, chrom, start, insert), kind, chrom, start))
+            genomic.append(Construct(element, codes, sites.inside(chrom, start, insert), kind, chrom, start))
 
     designed: list[Construct] = []
     active = [n for n, pm in world.motifs.items() if pm.program != "insulator"]

@@ -131,6 +131,17 @@ def _linear_hook(module: nn.Linear, args, output):
     return ledger.stabilise(z, ledger.names.get(id(module.weight), "linear").removesuffix(".weight"))
 
 
+def _conv_hook(module: nn.Conv1d, args, output):
+    """LRP-0/ε on a Conv1d (a head's motif detectors): the bias enters as a logged absorber."""
+    ledger = active()
+    if ledger is None or (module.bias is None and ledger.epsilon == 0):
+        return None
+    z = module._conv_forward(args[0], module.weight, None).transpose(1, 2)  # channels last for the ledger
+    z = ledger.add_bias(z, module.bias)
+    name = ledger.names.get(id(module.weight), "conv").removesuffix(".weight")
+    return ledger.stabilise(z, name).transpose(1, 2)
+
+
 def _layer_norm_hook(module: nn.LayerNorm, args, output):
     ledger = active()
     if ledger is None:
@@ -151,8 +162,8 @@ def lrp_mode(*modules: nn.Module, epsilon: float = 0.0):
 
     Parameters stop requiring gradients for the duration (the explanation needs gradients of
     the input and the absorbers only, and the scan skips its state checkpoints then); hooks
-    on nn.Linear and nn.LayerNorm apply LRP-0/ε and the LN-rule and route biases through the
-    ledger. Everything is restored on exit.
+    on nn.Linear, nn.Conv1d and nn.LayerNorm apply LRP-0/ε and the LN-rule and route biases
+    through the ledger. Everything is restored on exit.
     """
     names = {}
     for module in modules:
@@ -167,6 +178,8 @@ def lrp_mode(*modules: nn.Module, epsilon: float = 0.0):
         for sub in module.modules():
             if isinstance(sub, nn.Linear):
                 handles.append(sub.register_forward_hook(_linear_hook))
+            elif isinstance(sub, nn.Conv1d):  # Caduceus' own conv1d is never called as a module
+                handles.append(sub.register_forward_hook(_conv_hook))
             elif isinstance(sub, nn.LayerNorm):
                 handles.append(sub.register_forward_hook(_layer_norm_hook))
     token = _ACTIVE.set(ledger)

@@ -41,7 +41,9 @@ def motif_hit_shares(importance: np.ndarray, seq_ids, sites: pd.DataFrame, top_s
 def motif_hit_rows(
     shares: pd.DataFrame, task: str, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
-    """Metric rows: mean hit share of top-attended positions, the chance level, and their ratio."""
+    """Metric rows: mean hit share of top-attended positions, the chance level, their ratio, and the
+    one-sided p-value of a Wilcoxon signed-rank test that hit shares exceed chance (paired per
+    sequence; `value` holds the p, the CI columns are empty)."""
     rows = []
     if len(shares):
         hit, chance = shares["hit_share"].to_numpy(), shares["chance"].to_numpy()
@@ -53,6 +55,7 @@ def motif_hit_rows(
                 "attention_motif_enrichment", bootstrap_ci(lambda h, c: np.mean(h) / np.mean(c), hit, chance, **boot)
             )
         )
+        rows.append(metric_row("attention_motif_pvalue", (overlap_pvalue(hit, chance), np.nan, np.nan)))
     out = pd.DataFrame(rows, columns=["metric", "value", "ci_low", "ci_high"])
     out.insert(0, "test_set", "id")
     out.insert(0, "task", task)
@@ -69,3 +72,14 @@ def attention_importance(model, inputs: np.ndarray, batch_size: int = 64) -> np.
             reverse = model.position_importance(x[:, 1]).flip(-1)
             out.append(((forward + reverse) / 2).numpy())
     return np.concatenate(out) if out else np.zeros((0, inputs.shape[-1]))
+
+
+def overlap_pvalue(hit: np.ndarray, chance: np.ndarray) -> float:
+    """One-sided Wilcoxon signed-rank p that per-sequence hit shares exceed their chance shares
+    (1.0 when every difference is zero: nothing to rank)."""
+    from scipy.stats import wilcoxon
+
+    difference = np.asarray(hit, dtype=float) - np.asarray(chance, dtype=float)
+    if not np.any(difference != 0):
+        return 1.0
+    return float(wilcoxon(difference, alternative="greater", zero_method="wilcox").pvalue)

@@ -17,7 +17,7 @@ from crelens.errors import InputError
 from crelens.evaluation.paired import paired_comparisons
 from crelens.evaluation.scoring import METRIC_COLUMNS, PRIMARY_METRIC
 from crelens.figures.evaluation import comparison_bars, confusion_matrices, prediction_scatter, training_curves
-from crelens.names import NOISE_CEILING
+from crelens.names import DISTILLED_MODELS, KMER, NOISE_CEILING, TEACHER
 from crelens.tables import read_table, write_table
 
 # The panels of the bar chart and the columns of the Markdown summary.
@@ -66,10 +66,10 @@ def markdown_summary(table: pd.DataFrame, costs: pd.DataFrame) -> str:
 
 
 def _model_order(models) -> list[str]:
-    """Heads first, then Malinois, the seed baselines, and the noise ceiling last."""
+    """Heads first, then the k-mer reference, Malinois, the seed baselines, the noise ceiling last."""
 
     def key(m):
-        group = 0 if m.startswith("head_") else 1 if m == "malinois" else 3 if m == NOISE_CEILING else 2
+        group = {KMER: 1, "malinois": 2, NOISE_CEILING: 4}.get(m, 0 if m.startswith("head_") else 3)
         return (group, m)
 
     return sorted(set(models), key=key)
@@ -90,7 +90,8 @@ def run_compare_models(
 
     predictions_paths: {(task, model) or "task/model": path}; train_metrics_paths / curve_paths: the same
     (the joint model's files appear under both tasks). outputs: keys comparison_tsv, comparison_md,
-    paired_tsv, models_tsv, bars_png, scatter_png, curves_png, confusion_png.
+    paired_tsv, models_tsv, bars_png, scatter_png, curves_png, confusion_png, and optionally
+    distillation_tsv.
     """
     predictions_paths, train_metrics_paths, curve_paths = (
         {_split_key(k): v for k, v in d.items()} for d in (predictions_paths, train_metrics_paths, curve_paths)
@@ -135,6 +136,8 @@ def run_compare_models(
         ["task", "model"], key=lambda s: s.map(order) if s.name == "model" else s, kind="stable"
     )
     write_table(costs, outputs["models_tsv"])
+    if "distillation_tsv" in outputs:
+        write_table(distillation_table(table, costs), outputs["distillation_tsv"])
 
     with atomic_open(outputs["comparison_md"]) as out:
         out.write("# Model comparison (test sets, 95% bootstrap CIs)\n\n")
@@ -172,3 +175,55 @@ def _split_key(key) -> tuple[str, str]:
         task, _, model = key.partition("/")
         return task, model
     return tuple(key)
+
+
+DISTILLATION_COLUMNS = [
+    "task",
+    "student",
+    "teacher",
+    "metric",
+    "teacher_value",
+    "student_value",
+    "fidelity",
+    "teacher_flops",
+    "student_flops",
+    "flop_reduction",
+    "motif_enrichment",
+    "motif_pvalue",
+]
+
+
+def distillation_table(table: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """Each distilled student against its teacher: test-set fidelity (student / teacher primary
+    metric), FLOP reduction (1 − student / teacher FLOPs per sequence) and how much its selected
+    positions overlap planted motifs (enrichment over chance, Wilcoxon p)."""
+    value = table.set_index(["task", "test_set", "model", "metric"]).value
+    flops = costs.set_index(["task", "model"]).flops_per_sequence
+    rows = []
+    for task, student in costs[["task", "model"]].itertuples(index=False):
+        if student not in DISTILLED_MODELS:
+            continue
+        metric = PRIMARY_METRIC[task]
+
+        def get(model, name, task=task):
+            return float(value.get((task, "id", model, name), np.nan))
+
+        teacher_value, student_value = get(TEACHER, metric), get(student, metric)
+        teacher_flops, student_flops = float(flops.get((task, TEACHER), np.nan)), float(flops[(task, student)])
+        rows.append(
+            {
+                "task": task,
+                "student": student,
+                "teacher": TEACHER,
+                "metric": metric,
+                "teacher_value": teacher_value,
+                "student_value": student_value,
+                "fidelity": student_value / teacher_value if teacher_value else np.nan,
+                "teacher_flops": teacher_flops,
+                "student_flops": student_flops,
+                "flop_reduction": 1 - student_flops / teacher_flops if teacher_flops else np.nan,
+                "motif_enrichment": get(student, "attention_motif_enrichment"),
+                "motif_pvalue": get(student, "attention_motif_pvalue"),
+            }
+        )
+    return pd.DataFrame(rows, columns=DISTILLATION_COLUMNS)

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from crelens.figures.style import save  # noqa: E402
+from crelens.names import DISTILLED_MODELS  # noqa: E402
 
 
 def _model_colour(model: str) -> str:
@@ -19,6 +20,8 @@ def _model_colour(model: str) -> str:
         return "#C44E52"
     if model == "noise_ceiling":
         return "#333333"
+    if model == "kmer_ridge":
+        return "#8C8C8C"
     return "#55A868"  # attention baselines and the joint pipeline
 
 
@@ -66,14 +69,30 @@ def prediction_scatter(frames: dict[str, pd.DataFrame], cells: list[str], path) 
 
 
 def training_curves(curves: dict[tuple[str, str], pd.DataFrame], path) -> None:
-    """Validation metric per epoch for every trained model, one panel per task (joint: own panel)."""
+    """Validation metric per epoch for every trained model, one panel per task (joint: own panel).
+
+    Each model has its own colour (the paper figures' palette). Distilled students are dashed:
+    their validation metric is the Pearson correlation with their teacher's outputs, not with the
+    labels.
+    """
+    from crelens.figures.paper import MODEL_COLOURS
+
     tasks = sorted({task for task, _ in curves})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.5 * len(tasks), 4.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for (t, model), curve in sorted(curves.items()):
-            if t != task:
+            if t != task or "epoch" not in curve:  # the k-mer reference is fitted, not trained by epochs
                 continue
-            ax.plot(curve.epoch, curve.val_metric, marker=".", label=model, color=_model_colour(model), alpha=0.8)
+            student = model in DISTILLED_MODELS
+            ax.plot(
+                curve.epoch,
+                curve.val_metric,
+                marker=".",
+                linestyle="--" if student else "-",
+                label=f"{model} (vs teacher)" if student else model,
+                color=MODEL_COLOURS.get(model, _model_colour(model)),
+                alpha=0.85,
+            )
             best = curve.val_metric.idxmax() if curve.val_metric.notna().any() else None
             if best is not None:
                 ax.plot(curve.epoch[best], curve.val_metric[best], "k*", markersize=6)
@@ -81,7 +100,7 @@ def training_curves(curves: dict[tuple[str, str], pd.DataFrame], path) -> None:
             task, "mean validation metric"
         )
         ax.set(xlabel="epoch", ylabel=ylabel, title=f"{task} (★ = restored best epoch)")
-        ax.legend(fontsize=6, ncol=2)
+        ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.tight_layout()
     save(fig, path)
 

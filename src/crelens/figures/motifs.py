@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,31 +15,50 @@ from crelens.figures.style import save  # noqa: E402
 
 
 def enrichment_volcano(families: pd.DataFrame, qvalue: float, path) -> None:
-    """log2 odds ratio vs −log10 q of every TF family, one panel per group; significant labelled."""
+    """log2 odds ratio vs −log10 q of every TF family, one panel per group; significant labelled.
+
+    Odds ratios are drawn within ±6 (log2 64); an infinite one (a family found in seqlets and never
+    in the background, or the reverse) sits on the edge as a triangle. Family names are wrapped,
+    never cut; a group without any tested family says so instead of drawing empty axes.
+    """
     groups = list(pd.unique(families.group)) or ["(no seqlets)"]
     cols = min(3, len(groups))
     rows = (len(groups) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 4.0 * rows), squeeze=False)
     for ax in axes.flat[len(groups) :]:
         ax.axis("off")
     for ax, group in zip(axes.flat, groups):
         rows_ = families[families.group == group]
-        odds = np.log2(rows_.odds_ratio.clip(lower=1 / 64, upper=64).replace(0, 1 / 64))
-        score = -np.log10(rows_.qvalue.clip(lower=1e-300))
-        significant = rows_.qvalue < qvalue
-        ax.scatter(odds[~significant], score[~significant], s=8, color="#BBBBBB", linewidths=0)
-        ax.scatter(odds[significant], score[significant], s=14, color="#C44E52", linewidths=0)
+        if rows_.empty:
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{group}\nno motif family tested\n(no seqlets)", ha="center", va="center", fontsize=9)
+            continue
+        ratio = rows_.odds_ratio.astype(float).to_numpy()
+        infinite = ~np.isfinite(ratio) | (ratio <= 0)
+        odds = np.log2(np.clip(np.where(ratio > 0, ratio, 1 / 64), 1 / 64, 64))
+        score = -np.log10(rows_.qvalue.clip(lower=1e-300)).to_numpy()
+        significant = (rows_.qvalue < qvalue).to_numpy()
+        for chosen, colour, size in ((~significant, "#BBBBBB", 8), (significant, "#C44E52", 14)):
+            finite = chosen & ~infinite
+            ax.scatter(odds[finite], score[finite], s=size, color=colour, linewidths=0)
+            for side, marker in ((odds > 0, ">"), (odds <= 0, "<")):  # pointing off the axis it lies beyond
+                edge = chosen & infinite & side
+                ax.scatter(odds[edge], score[edge], s=size * 2.5, color=colour, marker=marker, linewidths=0)
+        if infinite.any():
+            ax.scatter([], [], s=20, color="#777777", marker=">", label="infinite odds ratio (drawn at ±6)")
+            ax.legend(fontsize=6, loc="lower left")
         # labels at the same height stacked downwards one line apart and turned inwards on the
         # right, so that families with equal counts (equal q) stay readable inside the panel
         labelled: dict[float, int] = {}  # labels so far at each height
-        for row in rows_[significant].nsmallest(6, "qvalue").itertuples():
-            point = (np.log2(np.clip(row.odds_ratio, 1 / 64, 64)), -np.log10(max(row.qvalue, 1e-300)))
+        order = np.argsort(rows_.qvalue.to_numpy(), kind="stable")
+        for k in [k for k in order if significant[k]][:6]:
+            point = (odds[k], score[k])
             height = round(point[1], 1)
             stacked = labelled.get(height, 0)
-            labelled[height] = stacked + 1
+            labelled[height] = stacked + 2  # wrapped names take up to two lines
             right = point[0] > 0
             ax.annotate(
-                str(row.family)[:28],
+                textwrap.fill(str(rows_.family.iloc[k]), 22),
                 point,
                 fontsize=6,
                 xytext=(-3 if right else 3, -8 * stacked),

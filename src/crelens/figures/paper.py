@@ -83,12 +83,17 @@ MODEL_COLOURS = {
     "head_max": "#4292C6",
     "head_center": "#08519C",
     "head_mlp1024": "#08306B",
+    "head_conv": "#6A51A3",
     "malinois": "#C44E52",
     "attention": "#238B45",
     "sparse_attention_5": "#41AB5D",
     "sparse_attention_10": "#74C476",
     "sparse_attention_20": "#A1D99B",
+    "sparse_distilled_5": "#D9A21B",
+    "sparse_distilled_10": "#E6B83A",
+    "sparse_distilled_20": "#F2CE6B",
     "joint": "#8172B3",
+    "kmer_ridge": "#8C8C8C",
     "noise_ceiling": "#333333",
 }
 METHOD_LABELS = {

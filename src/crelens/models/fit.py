@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 
 import numpy as np
@@ -25,12 +26,16 @@ import torch
 from crelens.atomic import atomic_open
 from crelens.encoder.cache import EmbeddingCache
 from crelens.errors import InputError
+from crelens.models.augment import augmentation
+from crelens.models.distill import fit_scorer, teacher_outputs, warm_start
 from crelens.models.flops import count_flops
-from crelens.models.registry import build_model, save_model
-from crelens.models.training import TaskData, train_model, train_tasks
-from crelens.names import HEAD_MODELS, JOINT, SCRATCH_MODELS, TASK_KINDS
+from crelens.models.heads import averaged_rows
+from crelens.models.kmer import fit_kmer_model
+from crelens.models.registry import build_model, load_model, save_model
+from crelens.models.training import TaskData, TrainResult, train_model, train_tasks
+from crelens.names import DISTILLED_MODELS, HEAD_MODELS, JOINT, KMER, SCRATCH_MODELS, TASK_KINDS, TEACHER
 from crelens.parameters import count_parameters
-from crelens.sequences import one_hot_strands
+from crelens.sequences import one_hot_strands, variable_span
 from crelens.tables import read_table, write_table
 
 log = logging.getLogger(__name__)
@@ -132,15 +137,20 @@ def run_train_head(
         "dim": int(dim),
         "dropout": settings["dropout"],
     }
+    if kind != "conv":  # the pooled kinds average the cache's bins into heads.bins first
+        spec["pool_bins"] = min(int(settings.get("bins", bins)), int(bins))
     torch.manual_seed(seed)
     model = build_model(spec)
     _announce(spec, model, len(train), len(val))
     started = time.perf_counter()
+    rows_train, rows_val = cache.rows(train), cache.rows(val)
+    if "pool_bins" in spec:  # averaged once, as the head itself averages full rows when predicting
+        rows_train, rows_val = averaged_rows(rows_train, spec["pool_bins"]), averaged_rows(rows_val, spec["pool_bins"])
     result = train_model(
         model,
-        cache.rows(train),
+        rows_train,
         y[train],
-        cache.rows(val),
+        rows_val,
         y[val],
         task=TASK_KINDS[task],
         lr=settings["lr"],
@@ -161,7 +171,15 @@ def run_train_head(
         _flops(model, torch.zeros(1, bins, dim)),
         model,
     )
-    metrics.update({"head": kind, "bins": int(bins), "dim": int(dim), "outputs": spec["outputs"]})
+    metrics.update(
+        {
+            "head": kind,
+            "bins": int(bins),
+            "pool_bins": spec.get("pool_bins"),
+            "dim": int(dim),
+            "outputs": spec["outputs"],
+        }
+    )
     return _write_outputs(model, spec, result, metrics, weights_out, metrics_out, curve_out)
 
 
@@ -182,13 +200,27 @@ def _metrics(spec: dict, result, n_train: int, n_val: int, seconds: float, flops
     }
 
 
+LR_SCALING = {"none": lambda ratio: 1.0, "sqrt": math.sqrt, "linear": lambda ratio: ratio}
+
+
+def malinois_lr(recipe: dict) -> float:
+    """The published learning rate, scaled from its batch size (1076) to the one used here.
+
+    The published rate was tuned for batches of `reference_batch_size`; smaller batches give
+    noisier gradients, so the rate shrinks by `lr_scaling` of the batch-size ratio (square root by
+    default: Adam's update noise grows like 1/sqrt(batch)).
+    """
+    ratio = recipe["batch_size"] / recipe.get("reference_batch_size", recipe["batch_size"])
+    return recipe["lr"] * LR_SCALING[recipe.get("lr_scaling", "none")](ratio)
+
+
 def scratch_optimizer(name: str, settings: dict, lr_groups=None):
     """Optimiser factory: Malinois' published Adam settings, AdamW for the attention baselines."""
     if name == "malinois":
         recipe = settings["malinois"]
         return lambda model: torch.optim.Adam(
             model.parameters(),
-            lr=recipe["lr"],
+            lr=malinois_lr(recipe),
             betas=tuple(recipe["betas"]),
             weight_decay=recipe["weight_decay"],
             amsgrad=recipe["amsgrad"],
@@ -242,7 +274,8 @@ def run_train_scratch(
     torch.manual_seed(seed)
     model = build_model(spec)
     loss = settings["malinois"]["loss"] if name == "malinois" and TASK_KINDS[task] == "regression" else None
-    batch_size = settings["malinois"]["batch_size"] if name == "malinois" else settings["batch_size"]
+    recipe = settings["malinois"] if name == "malinois" else settings["attention"]
+    batch_size = recipe.get("batch_size", settings["batch_size"])
     _announce(spec, model, len(train), len(val))
     started = time.perf_counter()
     result = train_model(
@@ -256,10 +289,12 @@ def run_train_scratch(
         strands="random",
         optimizer=scratch_optimizer(name, settings),
         batch_size=batch_size,
-        max_epochs=settings["max_epochs"],
-        patience=settings["patience"],
+        max_epochs=recipe.get("max_epochs", settings["max_epochs"]),
+        patience=recipe.get("patience", settings["patience"]),
         seed=seed,
         sample_weight=None if weight is None else weight[train],
+        schedule=recipe.get("schedule", "constant"),
+        augment=augmentation(recipe),
         log=log.info,
     )
     metrics = _metrics(
@@ -331,9 +366,10 @@ def run_train_joint(
         strands="random",
         optimizer=scratch_optimizer(JOINT, settings, lr_groups=lambda m: m.parameter_groups(lr, scale)),
         batch_size=settings["batch_size"],
-        max_epochs=settings["max_epochs"],
-        patience=settings["patience"],
+        max_epochs=settings["attention"].get("max_epochs", settings["max_epochs"]),
+        patience=settings["attention"].get("patience", settings["patience"]),
         seed=seed,
+        schedule=settings["attention"].get("schedule", "constant"),
         log=log.info,
     )
     flops = _flops(model.for_task("mpra"), torch.zeros(1, 4, length))
@@ -347,4 +383,152 @@ def run_train_joint(
         model,
     )
     metrics["tasks"] = list(data)
+    return _write_outputs(model, spec, result, metrics, weights_out, metrics_out, curve_out)
+
+
+def run_train_kmer(
+    task: str,
+    table_path,
+    cells: list[str],
+    settings: dict,
+    seed: int,
+    weights_out,
+    metrics_out,
+    curve_out,
+    threads: int = 1,
+) -> dict:
+    """The k-mer reference (`kmer_ridge`) for one task: k and penalty chosen on validation.
+
+    The curve holds one row per (k, penalty) fitted instead of one per epoch.
+    """
+    torch.set_num_threads(threads)
+    _check_task(task)
+    table = read_table(table_path)
+    y, _ = task_targets(table, task, cells)
+    train, val = _splits(table, table_path)
+    x = one_hot_inputs(table, table_path)
+    span = variable_span(list(table["sequence"].iloc[train]))
+    started = time.perf_counter()
+    model, curve = fit_kmer_model(
+        x[train],
+        y[train],
+        x[val],
+        y[val],
+        TASK_KINDS[task],
+        ks=settings["ks"],
+        penalties=settings["penalties"],
+        span=span,
+        seed=seed,
+    )
+    best = curve.iloc[int(curve.val_metric.to_numpy().argmax())]
+    spec = {
+        "model": KMER,
+        "task": task,
+        "outputs": model.n_outputs,
+        "length": int(x.shape[-1]),
+        "k": model.k,
+        "span": list(model.span),
+    }
+    result = TrainResult(model.state_dict(), 1, float(best.val_metric), curve)
+    metrics = _metrics(
+        spec,
+        result,
+        len(train),
+        len(val),
+        time.perf_counter() - started,
+        _flops(model, torch.zeros(1, 4, spec["length"])),
+        model,
+    )
+    metrics.update({"k": model.k, "penalty": float(best.penalty), "span": list(model.span)})
+    return _write_outputs(model, spec, result, metrics, weights_out, metrics_out, curve_out)
+
+
+def run_train_distilled(
+    task: str,
+    name: str,
+    table_path,
+    teacher_path,
+    cells: list[str],
+    settings: dict,
+    seed: int,
+    weights_out,
+    metrics_out,
+    curve_out,
+    threads: int = 1,
+) -> dict:
+    """A sparse-attention student of the full-attention teacher (`crelens.models.distill`).
+
+    The student has the teacher's architecture with attention restricted to its top-k scored
+    positions; it starts from the teacher's weights and a scorer fitted to the teacher's saliency,
+    then learns the teacher's strand-averaged outputs (activities for MPRA, class logits for EPI)
+    by mean squared error. Early stopping on the Pearson correlation with the teacher on the
+    validation split (fidelity); the labels are never used.
+    """
+    torch.set_num_threads(threads)
+    _check_task(task)
+    if name not in DISTILLED_MODELS:
+        raise InputError(None, f"unknown student {name!r}; expected one of {sorted(DISTILLED_MODELS)}")
+    teacher, teacher_spec = load_model(teacher_path)
+    if teacher_spec["model"] != TEACHER:
+        raise InputError(teacher_path, f"the teacher must be {TEACHER!r}, got {teacher_spec['model']!r}")
+    table = read_table(table_path)
+    train, val = _splits(table, table_path)
+    x = one_hot_inputs(table, table_path)
+    length = int(x.shape[-1])
+    if length != teacher_spec["length"]:
+        raise InputError(
+            teacher_path, f"the teacher takes {teacher_spec['length']}-nt inputs, {table_path} has {length}"
+        )
+    recipe = settings["distillation"]
+    started = time.perf_counter()
+    targets = teacher_outputs(teacher, x)
+    spec = {
+        "model": name,
+        "task": task,
+        "outputs": int(targets.shape[1]),
+        "length": length,
+        "options": dict(teacher_spec["options"]),
+        "teacher": TEACHER,
+    }
+    torch.manual_seed(seed)
+    model = build_model(spec)
+    warm_start(model, teacher)
+    sample = np.random.default_rng(seed).permutation(train)[: recipe["scorer_rows"]]
+    r2 = fit_scorer(model, teacher, x[np.sort(sample)])
+    _announce(spec, model, len(train), len(val))
+    log.info("warm start from the teacher; scorer fitted to its saliency on %d rows (R² %.3f)", len(sample), r2)
+    result = train_model(
+        model,
+        x[train],
+        targets[train],
+        x[val],
+        targets[val],
+        task="regression",
+        loss="mse",
+        strands="random",
+        lr=recipe["lr"],
+        weight_decay=settings["attention"]["weight_decay"],
+        batch_size=settings["batch_size"],
+        max_epochs=recipe["max_epochs"],
+        patience=recipe["patience"],
+        seed=seed,
+        schedule="cosine",
+        log=log.info,
+    )
+    metrics = _metrics(
+        spec,
+        result,
+        len(train),
+        len(val),
+        time.perf_counter() - started,
+        _flops(model, torch.zeros(1, 4, length)),
+        model,
+    )
+    metrics.update(
+        {
+            "val_metric": "pearson_with_teacher",
+            "scorer_r2": round(r2, 4),
+            "teacher_flops_per_sequence": _flops(teacher, torch.zeros(1, 4, length)),
+        }
+    )
     return _write_outputs(model, spec, result, metrics, weights_out, metrics_out, curve_out)

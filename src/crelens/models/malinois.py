@@ -37,7 +37,6 @@ from crelens.parameters import few as _few
 INPUT_LENGTH = 600  # one-hot (4, 600): 200-bp insert + 200-nt MPRA flanks each side
 CONV = ((4, 300, 19), (300, 200, 11), (200, 200, 7))  # (in, out, kernel) of conv1..conv3
 POOLS = (3, 4, 4)  # MaxPool1d after conv1..conv3 (conv3's after a ConstantPad1d(1, 1))
-FLAT_LENGTH = 13  # 600 /3 = 200, /4 = 50, (50 + 2) /4 = 13 positions after conv3's pool
 LINEAR_CHANNELS = 1000
 LINEAR_DROPOUT = 0.11625456877954289
 BRANCHED_CHANNELS = 140
@@ -54,14 +53,20 @@ def same_padding(kernel_size: int) -> tuple[int, int]:
     return left, kernel_size - 1 - left
 
 
-def parameter_count(n_outputs: int = 3) -> int:
+def flat_length(input_length: int) -> int:
+    """Positions left after the three pools (conv3's after padding 1 + 1): 13 for 600 nt."""
+    return (input_length // POOLS[0] // POOLS[1] + 2) // POOLS[2]
+
+
+def parameter_count(n_outputs: int = 3, input_length: int = INPUT_LENGTH) -> int:
     """Trainable parameters of `Malinois(n_outputs)`: a shared trunk plus the same per branch.
 
     Trunk 3,567,900 (convs with BN affine, 2600→1000 linear with BN affine); per branch 179,761
     (1000→140, 140→140, 140→140, 140→1, each with bias). 3,567,900 + 3 × 179,761 = 4,107,183.
+    Other input lengths change only the 2600 (200 channels × `flat_length`).
     """
     trunk = sum(cin * cout * k + cout + 2 * cout for cin, cout, k in CONV)
-    trunk += CONV[-1][1] * FLAT_LENGTH * LINEAR_CHANNELS + LINEAR_CHANNELS + 2 * LINEAR_CHANNELS
+    trunk += CONV[-1][1] * flat_length(input_length) * LINEAR_CHANNELS + LINEAR_CHANNELS + 2 * LINEAR_CHANNELS
     sizes = [LINEAR_CHANNELS] + [BRANCHED_CHANNELS] * N_BRANCHED_LAYERS + [1]
     branch = sum(i * o + o for i, o in itertools.pairwise(sizes))
     return trunk + n_outputs * branch
@@ -150,16 +155,18 @@ class Malinois(nn.Module):
     conv1 19bp×300 → pool 3; conv2 11bp×200 → pool 4; conv3 7bp×200 → pad 1+1 → pool 4 (200×13);
     flatten 2600 → 1000 (BN, ReLU, dropout) → per-output branches of 140 → 1 value each.
     `n_outputs=3` is the published model (K562, HepG2, SK-N-SH); other counts give the same
-    architecture with one branch per output.
+    architecture with one branch per output. `input_length` 600 is the published input (insert +
+    MPRA flanks); another length (the bare 200-nt insert, whose flanks carry no information)
+    gives the same layers with a shorter flatten.
     """
 
-    input_length = INPUT_LENGTH
-
-    def __init__(self, n_outputs: int = 3):
+    def __init__(self, n_outputs: int = 3, input_length: int = INPUT_LENGTH):
         super().__init__()
         if n_outputs < 1:
             raise ValueError(f"n_outputs must be positive, got {n_outputs}")
-        self.n_outputs = n_outputs
+        if flat_length(input_length) < 1:
+            raise ValueError(f"Malinois needs inputs of at least {POOLS[0] * POOLS[1] * 2} nt, got {input_length}")
+        self.n_outputs, self.input_length = n_outputs, input_length
         for i, (cin, cout, k) in enumerate(CONV, start=1):
             setattr(self, f"pad{i}", nn.ConstantPad1d(same_padding(k), 0.0))
             setattr(self, f"conv{i}", ConvNorm(cin, cout, k))
@@ -167,7 +174,7 @@ class Malinois(nn.Module):
         self.maxpool_3 = nn.MaxPool1d(3)
         self.maxpool_4 = nn.MaxPool1d(4)
         self.nonlin = nn.ReLU()
-        self.linear1 = LinearNorm(CONV[-1][1] * FLAT_LENGTH, LINEAR_CHANNELS)
+        self.linear1 = LinearNorm(CONV[-1][1] * flat_length(input_length), LINEAR_CHANNELS)
         self.dropout = nn.Dropout(LINEAR_DROPOUT)
         self.branched = BranchedLinear(
             LINEAR_CHANNELS, BRANCHED_CHANNELS, N_BRANCHED_LAYERS, n_outputs, BRANCHED_DROPOUT
@@ -175,7 +182,7 @@ class Malinois(nn.Module):
         self.output = GroupedLinear(BRANCHED_CHANNELS, 1, n_outputs)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 4, 600) → (B, 2600) convolutional features."""
+        """(B, 4, L) → (B, 200 · flat_length(L)) convolutional features (2600 at 600 nt)."""
         hook = self.maxpool_3(self.nonlin(self.conv1(self.pad1(x))))  # (B, 300, 200)
         hook = self.maxpool_4(self.nonlin(self.conv2(self.pad2(hook))))  # (B, 200, 50)
         hook = self.maxpool_4(self.pad4(self.nonlin(self.conv3(self.pad3(hook)))))  # (B, 200, 13)
@@ -186,13 +193,11 @@ class Malinois(nn.Module):
         return self.branched(self.dropout(self.nonlin(self.linear1(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x)
+        if x.ndim != 3 or tuple(x.shape[1:]) != (4, self.input_length):
+            raise ValueError(
+                f"Malinois expects one-hot input of shape (batch, 4, {self.input_length}), got {tuple(x.shape)}"
+            )
         return self.output(self.decode(self.encode(x))).squeeze(-1)
-
-
-def _check_input(x: torch.Tensor) -> None:
-    if x.ndim != 3 or tuple(x.shape[1:]) != (4, INPUT_LENGTH):
-        raise ValueError(f"Malinois expects one-hot input of shape (batch, 4, {INPUT_LENGTH}), got {tuple(x.shape)}")
 
 
 # ---------------------------------------------------------------------------------------------

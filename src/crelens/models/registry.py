@@ -22,8 +22,9 @@ from crelens.atomic import atomic_path
 from crelens.errors import InputError
 from crelens.models.attention import AttentionModel, JointModel, SparseAttentionModel
 from crelens.models.heads import build_head
+from crelens.models.kmer import KmerModel
 from crelens.models.malinois import Malinois
-from crelens.names import HEAD_MODELS, JOINT, MODEL_NAMES, SPARSE_SHARES
+from crelens.names import DISTILLED_MODELS, HEAD_MODELS, JOINT, KMER, MODEL_NAMES, SPARSE_SHARES
 from crelens.parameters import key_problems
 
 SPEC_KEY = "crelens_model"
@@ -39,16 +40,24 @@ def build_model(spec: dict) -> nn.Module:
     options = dict(spec.get("options", {}))
     if name in HEAD_MODELS:
         return build_head(
-            HEAD_MODELS[name], spec["bins"], spec["dim"], spec["outputs"], dropout=spec.get("dropout", 0.1)
+            HEAD_MODELS[name],
+            spec["bins"],
+            spec["dim"],
+            spec["outputs"],
+            dropout=spec.get("dropout", 0.1),
+            pool_bins=spec.get("pool_bins"),
         )
     if name == "malinois":
-        if spec["length"] != 600:
-            raise ValueError(f"Malinois takes 600-bp inputs, got length {spec['length']}")
-        return Malinois(n_outputs=spec["outputs"])
+        return Malinois(n_outputs=spec["outputs"], input_length=spec["length"])
+    if name == KMER:
+        return KmerModel(spec["outputs"], spec["k"], tuple(spec["span"]), spec["length"])
     if name == "attention":
         return AttentionModel(spec["outputs"], length=spec["length"], **options)
     if name in SPARSE_SHARES:
         return SparseAttentionModel(spec["outputs"], SPARSE_SHARES[name], length=spec["length"], **options)
+    if name in DISTILLED_MODELS:
+        share = SPARSE_SHARES[DISTILLED_MODELS[name]]
+        return SparseAttentionModel(spec["outputs"], share, length=spec["length"], **options)
     if name == JOINT:
         return JointModel(dict(spec["outputs"]), length=spec["length"], **options)
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")

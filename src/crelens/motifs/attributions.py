@@ -14,15 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def variable_span(sequences: list[str]) -> tuple[int, int]:
-    """[start, end) of the positions where the sequences do not all carry the same base."""
-    array = np.frombuffer("".join(s.upper() for s in sequences).encode("ascii"), dtype=np.uint8)
-    array = array.reshape(len(sequences), -1)
-    varies = np.flatnonzero((array != array[0]).any(axis=0))
-    if not len(varies):
-        return 0, array.shape[1]
-    return int(varies[0]), int(varies[-1]) + 1
+from crelens.sequences import variable_span
 
 
 def cropped(stored: dict) -> tuple[list[str], np.ndarray, int]:

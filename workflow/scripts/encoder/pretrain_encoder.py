@@ -15,5 +15,8 @@ with logged(snakemake.log[0]):
         snakemake.params.n_as,
         Path(snakemake.output.weights).parent,
         snakemake.output.curve,
+        promoters_bed=snakemake.input.promoters,
+        ccres_bed=snakemake.input.ccres,
+        planted_bed=snakemake.input.get("planted"),
         threads=snakemake.threads,
     )
