@@ -140,6 +140,48 @@ def test_bootstrap_ci_skips_nan_resamples():
     assert est == 1.0 and np.isfinite(lo) and np.isfinite(hi)
 
 
+def _loop(metric, idx, *arrays):
+    return np.array([metric(*(a[i] for a in arrays)) for i in idx], dtype=float)
+
+
+@pytest.mark.parametrize("name", ["pearson", "spearman"])
+def test_vectorised_correlations_equal_the_loop(name):
+    """The all-resamples path is an optimisation of the per-resample definition, nothing more."""
+    metric = getattr(M, name)
+    rng = np.random.default_rng(3)
+    y = np.round(rng.normal(size=120), 1)  # ties, as measured activities have
+    p = y + rng.normal(size=120)
+    idx = rng.integers(0, 120, size=(300, 120))
+    np.testing.assert_allclose(metric.resampled(idx, y, p), _loop(metric, idx, y, p), atol=1e-12)
+
+
+def test_vectorised_correlation_is_nan_on_constant_resamples():
+    y, p = np.array([1.0, 1.0, 2.0, 3.0]), np.array([0.5, 0.1, 0.2, 0.9])
+    idx = np.array([[0, 1, 0, 1], [0, 2, 3, 1]])
+    got = M.pearson.resampled(idx, y, p)
+    assert np.isnan(got[0]) and got[1] == pytest.approx(M.pearson(y[idx[1]], p[idx[1]]))
+
+
+@pytest.mark.parametrize("name", ["auroc", "macro_auroc"])
+def test_vectorised_auroc_equals_the_loop_with_absent_classes(name):
+    rng = np.random.default_rng(4)
+    n = 40
+    labels = (rng.random(n) < 0.1).astype(int) if name == "auroc" else rng.integers(0, 3, n)
+    scores = rng.random(n) if name == "auroc" else rng.dirichlet(np.ones(3), n)
+    idx = rng.integers(0, n, size=(200, n))  # some resamples miss the rare class entirely
+    loop = _loop(getattr(M, name), idx, labels, scores)
+    assert np.isnan(loop).any() or name == "macro_auroc"
+    np.testing.assert_allclose(getattr(M, name).resampled(idx, labels, scores), loop, atol=1e-12)
+
+
+def test_bootstrap_with_nan_inputs_falls_back_to_the_definition():
+    rng = np.random.default_rng(5)
+    y, p = rng.normal(size=50), rng.normal(size=50)
+    y[3] = np.nan
+    plain = lambda a, b: M.pearson(a, b)  # noqa: E731  (no vectorised path)
+    assert M.bootstrap_ci(M.pearson, y, p, n_boot=100, seed=1) == M.bootstrap_ci(plain, y, p, n_boot=100, seed=1)
+
+
 # --------------------------------------------------------------------------- paired comparisons
 
 

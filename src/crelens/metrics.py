@@ -22,6 +22,10 @@ Conventions
   jointly with one index matrix drawn from ``numpy.random.default_rng(seed)``,
   so results are reproducible for a seed. Resamples where the metric is NaN
   (e.g. a bootstrap sample with one class only) are skipped.
+* A metric may carry a ``resampled(idx, *arrays) -> (n_boot,)`` attribute that scores every
+  row of an index matrix at once (`vectorised`). The bootstrap uses it when the arrays hold no
+  NaN, so 1,000 resamples cost a few array operations instead of 1,000 Python calls; it gives
+  the same values as the loop (tested), which stays the definition.
 """
 
 from __future__ import annotations
@@ -32,6 +36,65 @@ import numpy as np
 from scipy import stats
 
 Metric = Callable[..., float]
+
+
+# --------------------------------------------------------------------------- vectorised resamples
+
+_CHUNK = 256  # resamples scored per block: bounds memory at 256 x n values per array
+
+
+def vectorised(resampled: Callable[..., np.ndarray]) -> Callable[[Metric], Metric]:
+    """Attach `resampled(idx, *arrays)`, the all-resamples-at-once version, to a metric."""
+
+    def attach(metric: Metric) -> Metric:
+        metric.resampled = resampled
+        return metric
+
+    return attach
+
+
+def _rowwise_pearson(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Pearson r of each row pair of (B, n) arrays; NaN where a row is constant (as `pearson`)."""
+    constant = (np.ptp(y, axis=1) == 0) | (np.ptp(p, axis=1) == 0)
+    y = y - y.mean(axis=1, keepdims=True)
+    p = p - p.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (y * p).sum(axis=1) / np.sqrt((y * y).sum(axis=1) * (p * p).sum(axis=1))
+    r = np.clip(r, -1.0, 1.0)  # scipy clips round-off beyond ±1 too
+    r[constant] = np.nan
+    return r
+
+
+def _rows_correlation(idx, y, p, ranks: bool) -> np.ndarray:
+    y = np.asarray(y, dtype=float).ravel()
+    p = np.asarray(p, dtype=float).ravel()
+    if y.size < 3:
+        return np.full(len(idx), np.nan)
+    out = []
+    for start in range(0, len(idx), _CHUNK):
+        block = idx[start : start + _CHUNK]
+        yb, pb = y[block], p[block]
+        if ranks:
+            yb, pb = stats.rankdata(yb, axis=1), stats.rankdata(pb, axis=1)
+        out.append(_rowwise_pearson(yb, pb))
+    return np.concatenate(out)
+
+
+def _rows_auroc(idx, labels, score) -> np.ndarray:
+    """`auroc` of every resample: Mann–Whitney U from average ranks, NaN when a class is absent."""
+    labels = np.asarray(labels).ravel().astype(bool)
+    score = np.asarray(score, dtype=float).ravel()
+    out = []
+    for start in range(0, len(idx), _CHUNK):
+        block = idx[start : start + _CHUNK]
+        positive = labels[block]
+        ranks = stats.rankdata(score[block], axis=1)
+        n_pos = positive.sum(axis=1).astype(float)
+        n_neg = positive.shape[1] - n_pos
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u = (ranks * positive).sum(axis=1) - n_pos * (n_pos + 1) / 2.0
+            out.append(np.where((n_pos == 0) | (n_neg == 0), np.nan, u / (n_pos * n_neg)))
+    return np.concatenate(out)
 
 
 # --------------------------------------------------------------------------- correlations
@@ -53,11 +116,13 @@ def _correlation(y, p, fn) -> float:
     return float(fn(y, p)[0])
 
 
+@vectorised(lambda idx, y, p: _rows_correlation(idx, y, p, ranks=False))
 def pearson(y, p) -> float:
     """Pearson r over non-NaN pairs; NaN if < 3 pairs or a side is constant (r undefined)."""
     return _correlation(y, p, stats.pearsonr)
 
 
+@vectorised(lambda idx, y, p: _rows_correlation(idx, y, p, ranks=True))
 def spearman(y, p) -> float:
     """Spearman rho over non-NaN pairs; robust to monotone miscalibration of MPRA predictions."""
     return _correlation(y, p, stats.spearmanr)
@@ -66,6 +131,7 @@ def spearman(y, p) -> float:
 # --------------------------------------------------------------------------- classification
 
 
+@vectorised(lambda idx, y, s: _rows_auroc(idx, y, s))
 def auroc(y_true, score) -> float:
     """AUROC as the Mann–Whitney U / (n_pos·n_neg), ties counted 1/2 via average ranks.
 
@@ -99,6 +165,23 @@ def per_class_auroc(labels, probs, classes: Sequence | None = None) -> dict:
     return {c: auroc(labels == c, probs[:, j]) for j, c in enumerate(classes)}
 
 
+def nanmean_rows(columns: list[np.ndarray]) -> np.ndarray:
+    """Mean over columns skipping NaN, NaN where every column is NaN (as the scalar metrics)."""
+    stacked = np.stack(columns, axis=1)
+    finite = np.isfinite(stacked)
+    total = np.where(finite, stacked, 0.0).sum(axis=1)
+    count = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def _rows_macro_auroc(idx, labels, probs) -> np.ndarray:
+    labels = np.asarray(labels).ravel()
+    probs = np.asarray(probs, dtype=float)
+    return nanmean_rows([_rows_auroc(idx, labels == j, probs[:, j]) for j in range(probs.shape[1])])
+
+
+@vectorised(_rows_macro_auroc)
 def macro_auroc(labels, probs, classes: Sequence | None = None) -> float:
     """Unweighted one-vs-rest mean, so rare classes (e.g. enhancers) count as much as common ones.
 
@@ -155,6 +238,18 @@ def _as_rows(arrays) -> tuple[list[np.ndarray], int]:
     return arrays, n
 
 
+def _has_nan(a: np.ndarray) -> bool:
+    return a.dtype.kind == "f" and bool(np.isnan(a).any())
+
+
+def _scores_of_resamples(metric: Metric, idx: np.ndarray, arrays: list[np.ndarray]) -> np.ndarray:
+    """metric on each row of the index matrix: vectorised when it can be, else one call per row."""
+    resampled = getattr(metric, "resampled", None)
+    if resampled is not None and not any(_has_nan(a) for a in arrays):
+        return np.asarray(resampled(idx, *arrays), dtype=float)
+    return np.array([metric(*(a[i] for a in arrays)) for i in idx], dtype=float)
+
+
 def bootstrap_ci(
     metric: Metric, *arrays, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float, float]:
@@ -166,7 +261,7 @@ def bootstrap_ci(
     arrays, n = _as_rows(arrays)
     estimate = float(metric(*arrays))
     idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    boots = np.array([metric(*(a[i] for a in arrays)) for i in idx], dtype=float)
+    boots = _scores_of_resamples(metric, idx, arrays)
     boots = boots[~np.isnan(boots)]
     if boots.size == 0:
         return estimate, float("nan"), float("nan")
@@ -197,7 +292,7 @@ def paired_bootstrap(metric: Metric, y, pred_a, pred_b, n_boot: int = 1000, leve
     (y, pred_a, pred_b), n = _as_rows([y, pred_a, pred_b])
     delta = float(metric(y, pred_a) - metric(y, pred_b))
     idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    deltas = np.array([metric(y[i], pred_a[i]) - metric(y[i], pred_b[i]) for i in idx], dtype=float)
+    deltas = _scores_of_resamples(metric, idx, [y, pred_a]) - _scores_of_resamples(metric, idx, [y, pred_b])
     deltas = deltas[~np.isnan(deltas)]
     if deltas.size:
         alpha = (1.0 - level) / 2.0

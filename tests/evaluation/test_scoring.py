@@ -53,3 +53,20 @@ def test_epi_scores():
     scored = score(frame, "epi", n_boot=100).set_index("metric")
     assert scored.loc["accuracy", "value"] == pytest.approx(np.mean(probs.argmax(1) == epi.label_id))
     assert {"macro_f1", "macro_auroc", "auroc_enhancer", "auroc_promoter", "auroc_intergenic"} <= set(scored.index)
+
+
+def test_vectorised_task_metrics_equal_the_loop():
+    """mean Pearson, argmax accuracy and macro-F1 score every resample exactly as one at a time."""
+    from crelens.evaluation.scoring import _argmax_accuracy, _argmax_macro_f1, mean_pearson
+
+    rng = np.random.default_rng(7)
+    n = 60
+    y = rng.normal(size=(n, 3))
+    p = y + rng.normal(size=(n, 3))
+    labels = rng.integers(0, 4, n)
+    probs = rng.dirichlet(np.ones(4), n)
+    idx = rng.integers(0, n, size=(100, n))
+    cases = [(mean_pearson, y, p), (_argmax_accuracy, labels, probs), (_argmax_macro_f1(4), labels, probs)]
+    for metric, a, b in cases:
+        loop = np.array([metric(a[i], b[i]) for i in idx])
+        np.testing.assert_allclose(metric.resampled(idx, a, b), loop, atol=1e-12)

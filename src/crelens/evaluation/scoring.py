@@ -10,13 +10,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crelens.metrics import accuracy, auroc, bootstrap_ci, macro_auroc, macro_f1, pearson, spearman
+from crelens.metrics import (
+    accuracy,
+    auroc,
+    bootstrap_ci,
+    macro_auroc,
+    macro_f1,
+    nanmean_rows,
+    pearson,
+    spearman,
+    vectorised,
+)
 
 METRIC_COLUMNS = ["model", "task", "test_set", "metric", "value", "ci_low", "ci_high"]
 # The metric a paired comparison uses per task (one per test set keeps the family small).
 PRIMARY_METRIC = {"mpra": "pearson_mean", "epi": "macro_auroc"}
 
 
+def _rows_mean_pearson(idx, y, p) -> np.ndarray:
+    return nanmean_rows([pearson.resampled(idx, y[:, j], p[:, j]) for j in range(y.shape[1])])
+
+
+@vectorised(_rows_mean_pearson)
 def mean_pearson(y: np.ndarray, p: np.ndarray) -> float:
     """Mean over columns of the per-column Pearson (NaN columns skipped)."""
     values = [pearson(y[:, j], p[:, j]) for j in range(y.shape[1])]
@@ -24,12 +39,23 @@ def mean_pearson(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
+@vectorised(lambda idx, labels, probs: (labels[idx] == probs.argmax(1)[idx]).mean(axis=1))
 def _argmax_accuracy(labels, probs) -> float:
     return accuracy(labels, probs.argmax(1))
 
 
 def _argmax_macro_f1(n_classes: int):
-    return lambda labels, probs: macro_f1(labels, probs.argmax(1), classes=range(n_classes))
+    def resampled(idx, labels, probs) -> np.ndarray:
+        truth, predicted = labels[idx], probs.argmax(1)[idx]
+        f1 = []
+        for c in range(n_classes):
+            t, q = truth == c, predicted == c
+            tp = (t & q).sum(axis=1)
+            denom = 2 * tp + (~t & q).sum(axis=1) + (t & ~q).sum(axis=1)
+            f1.append(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
+        return np.mean(f1, axis=0)
+
+    return vectorised(resampled)(lambda labels, probs: macro_f1(labels, probs.argmax(1), classes=range(n_classes)))
 
 
 def metric_row(metric: str, estimate: tuple[float, float, float]) -> dict:
@@ -76,7 +102,9 @@ def score(
             scored.append(metric_row("macro_f1", bootstrap_ci(_argmax_macro_f1(len(names)), y, p, **boot)))
             scored.append(metric_row("macro_auroc", bootstrap_ci(macro_auroc, y, p, **boot)))
             for j, name in enumerate(names):
-                one_vs_rest = lambda lab, pr, j=j: auroc(lab == j, pr[:, j])  # noqa: E731
+                one_vs_rest = vectorised(lambda idx, lab, pr, j=j: auroc.resampled(idx, lab == j, pr[:, j]))(
+                    lambda lab, pr, j=j: auroc(lab == j, pr[:, j])
+                )
                 scored.append(metric_row(f"auroc_{name}", bootstrap_ci(one_vs_rest, y, p, **boot)))
         rows += [{**row, "test_set": test_set} for row in scored]
     out = pd.DataFrame(rows, columns=["test_set", "metric", "value", "ci_low", "ci_high"])
