@@ -1,5 +1,8 @@
 # crelens: interpretable models of cis-regulatory DNA, from download to paper figures.
 # Entry point only: configuration, validation, includes and the default target.
+# Every rule runs on one thread, so `--cores N` runs N jobs side by side: on 2 cores that beat
+# 2-thread jobs one at a time (job start-up, evaluation and motif scans are single-threaded;
+# docs/world.md). A cluster profile can give a heavy rule more with `set-threads`.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")

@@ -12,7 +12,7 @@ rule attribute:
         "results/benchmarks/attribute/{task}_{model}_{selection}_{method}.tsv"
     conda:
         GPU_ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
@@ -43,7 +43,7 @@ rule faithfulness:
         "results/benchmarks/faithfulness/{task}_{model}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,

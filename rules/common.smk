@@ -136,9 +136,13 @@ TASKS = config["heads"]["tasks"]
 def task_models(task):
     """Every model of the comparison trained for `task`: heads, then baselines."""
     models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
+    distilled_tasks = config["baselines"]["distillation"].get("tasks", TASKS)
     for name in config["baselines"]["models"]:
-        if name != JOINT or set(TASKS) >= {"mpra", "epi"}:  # joint needs both tasks
-            models.append(name)
+        if name == JOINT and not set(TASKS) >= {"mpra", "epi"}:  # joint needs both tasks
+            continue
+        if name.startswith("sparse_distilled_") and task not in distilled_tasks:
+            continue
+        models.append(name)
     return models
 
 

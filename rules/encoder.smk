@@ -14,7 +14,7 @@ rule pretrain_encoder:
         "results/benchmarks/pretrain_encoder.tsv"
     conda:
         GPU_ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
@@ -77,7 +77,7 @@ rule cache_embeddings:
         "results/benchmarks/cache_embeddings/{table}.tsv"
     conda:
         GPU_ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,

@@ -13,7 +13,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{task}_{model}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

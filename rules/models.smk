@@ -16,7 +16,7 @@ rule train_head:
         "results/benchmarks/train_head/{task}_{head}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
@@ -44,7 +44,7 @@ rule train_scratch:
         "results/benchmarks/train_scratch/{task}_{scratch}.tsv"
     conda:
         GPU_ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=240,
@@ -74,7 +74,7 @@ rule train_kmer:
         "results/benchmarks/train_kmer/{task}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
@@ -101,7 +101,7 @@ rule train_distilled:
         "results/benchmarks/train_distilled/{task}_{student}.tsv"
     conda:
         GPU_ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
@@ -130,7 +130,7 @@ rule train_joint:
         "results/benchmarks/train_joint.tsv"
     conda:
         GPU_ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=360,

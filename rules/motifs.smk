@@ -14,7 +14,7 @@ rule motif_enrichment:
         "results/benchmarks/motif_enrichment/{model}_{method}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
@@ -42,7 +42,7 @@ rule denovo_motifs:
         "results/benchmarks/denovo_motifs/{model}_{method}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,

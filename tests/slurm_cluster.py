@@ -195,7 +195,7 @@ class Cluster:
 
 
 def slurm_conf(host: str, scratch: Path, ctld_port: int, slurmd_port: int) -> str:
-    # Rules ask for <= 2 threads; 4 lets a 2-thread job and a 1-thread job run side by side
+    # Rules ask for 1 thread (2 in a group batch); 4 CPUs let two batches run side by side
     # (config_overrides: the node may claim more CPUs and memory than the machine has).
     cpus = max(os.cpu_count() or 1, 4)
     memory = max(_node_memory_mb(), 65536)  # the profile's mem_mb requests, on any machine

@@ -366,8 +366,10 @@ def run_train_joint(
         strands="random",
         optimizer=scratch_optimizer(JOINT, settings, lr_groups=lambda m: m.parameter_groups(lr, scale)),
         batch_size=settings["batch_size"],
-        max_epochs=settings["attention"].get("max_epochs", settings["max_epochs"]),
-        patience=settings["attention"].get("patience", settings["patience"]),
+        # the joint model's own schedule length when set (it trains both tasks, so an epoch costs
+        # two), else the attention baselines'
+        max_epochs=settings["joint"].get("max_epochs", settings["attention"].get("max_epochs", settings["max_epochs"])),
+        patience=settings["joint"].get("patience", settings["attention"].get("patience", settings["patience"])),
         seed=seed,
         schedule=settings["attention"].get("schedule", "constant"),
         log=log.info,
