@@ -2,7 +2,9 @@
 # Entry point only: configuration, validation, includes and the default target.
 # Every rule runs on one thread, so `--cores N` runs N jobs side by side: on 2 cores that beat
 # 2-thread jobs one at a time (job start-up, evaluation and motif scans are single-threaded;
-# docs/world.md). A cluster profile can give a heavy rule more with `set-threads`.
+# docs/world.md). A cluster profile can give a heavy rule more with `set-threads`. Rules on the
+# long chain to the explanations (pretraining, caches, heads, models from scratch, attribution)
+# carry a `priority`, so that chain starts first and the run does not end on one busy core.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")

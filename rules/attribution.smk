@@ -10,6 +10,7 @@ rule attribute:
         "results/logs/attribute/{task}_{model}_{selection}_{method}.log",
     benchmark:
         "results/benchmarks/attribute/{task}_{model}_{selection}_{method}.tsv"
+    priority: 30
     conda:
         GPU_ENV
     threads: 1

@@ -138,7 +138,10 @@ def task_models(task):
     models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
     distilled_tasks = config["baselines"]["distillation"].get("tasks", TASKS)
     for name in config["baselines"]["models"]:
-        if name == JOINT and not set(TASKS) >= {"mpra", "epi"}:  # joint needs both tasks
+        if name == JOINT and not set(TASKS) >= {
+            "mpra",
+            "epi",
+        }:  # joint needs both tasks
             continue
         if name.startswith("sparse_distilled_") and task not in distilled_tasks:
             continue

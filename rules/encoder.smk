@@ -12,6 +12,7 @@ rule pretrain_encoder:
         "results/logs/pretrain_encoder.log",
     benchmark:
         "results/benchmarks/pretrain_encoder.tsv"
+    priority: 100
     conda:
         GPU_ENV
     threads: 1
@@ -75,6 +76,7 @@ rule cache_embeddings:
         "results/logs/cache_embeddings/{table}.log",
     benchmark:
         "results/benchmarks/cache_embeddings/{table}.tsv"
+    priority: 90
     conda:
         GPU_ENV
     threads: 1

@@ -14,6 +14,7 @@ rule train_head:
         "results/logs/train_head/{task}_{head}.log",
     benchmark:
         "results/benchmarks/train_head/{task}_{head}.tsv"
+    priority: 50
     conda:
         ENV
     threads: 1
@@ -42,6 +43,7 @@ rule train_scratch:
         "results/logs/train_scratch/{task}_{scratch}.log",
     benchmark:
         "results/benchmarks/train_scratch/{task}_{scratch}.tsv"
+    priority: 40
     conda:
         GPU_ENV
     threads: 1

@@ -174,6 +174,19 @@ def test_fit_scratch_malinois_one_epoch(tmp_path):
     assert metrics["parameters"] == 4_107_183 and metrics["epochs_run"] == 1
 
 
+def test_malinois_epochs_per_task(tmp_path):
+    """`max_epochs: {mpra: .., epi: ..}` trains each task for its own number of epochs."""
+    from crelens.models.fit import run_train_scratch
+
+    _, epi = sequence_tables(tmp_path, 600, n=24)
+    settings = {**SCRATCH, "malinois": {**SCRATCH["malinois"], "max_epochs": {"mpra": 3, "epi": 1}}}
+    out = tmp_path / "malinois"
+    metrics = run_train_scratch(
+        "epi", "malinois", epi, ["K562"], settings, 0, out / "best.safetensors", out / "metrics.json", out / "curve.tsv"
+    )
+    assert metrics["epochs_run"] == 1
+
+
 def test_fit_scratch_rejects_unequal_lengths(tmp_path):
     from crelens.models.fit import run_train_scratch
 

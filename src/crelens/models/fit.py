@@ -242,6 +242,11 @@ def one_hot_inputs(table, path) -> np.ndarray:
         raise InputError(path, str(exc)) from None
 
 
+def per_task(value, task: str):
+    """A setting given once (`16`) or per task (`{mpra: 16, epi: 8}`): its value for `task`."""
+    return value[task] if isinstance(value, dict) else value
+
+
 def run_train_scratch(
     task: str,
     name: str,
@@ -289,7 +294,7 @@ def run_train_scratch(
         strands="random",
         optimizer=scratch_optimizer(name, settings),
         batch_size=batch_size,
-        max_epochs=recipe.get("max_epochs", settings["max_epochs"]),
+        max_epochs=per_task(recipe.get("max_epochs", settings["max_epochs"]), task),
         patience=recipe.get("patience", settings["patience"]),
         seed=seed,
         sample_weight=None if weight is None else weight[train],
