@@ -247,6 +247,11 @@ def per_task(value, task: str):
     return value[task] if isinstance(value, dict) else value
 
 
+def _longest(value) -> int:
+    """The largest of a per-task setting (the joint model trains both tasks at once)."""
+    return max(value.values()) if isinstance(value, dict) else value
+
+
 def run_train_scratch(
     task: str,
     name: str,
@@ -373,7 +378,9 @@ def run_train_joint(
         batch_size=settings["batch_size"],
         # the joint model's own schedule length when set (it trains both tasks, so an epoch costs
         # two), else the attention baselines'
-        max_epochs=settings["joint"].get("max_epochs", settings["attention"].get("max_epochs", settings["max_epochs"])),
+        max_epochs=settings["joint"].get(
+            "max_epochs", _longest(settings["attention"].get("max_epochs", settings["max_epochs"]))
+        ),
         patience=settings["joint"].get("patience", settings["attention"].get("patience", settings["patience"])),
         seed=seed,
         schedule=settings["attention"].get("schedule", "constant"),
