@@ -58,6 +58,12 @@ def _argmax_macro_f1(n_classes: int):
     return vectorised(resampled)(lambda labels, probs: macro_f1(labels, probs.argmax(1), classes=range(n_classes)))
 
 
+def _one_vs_rest_auroc(j: int):
+    """AUROC of class j against the rest, with its all-resamples-at-once form."""
+    resampled = vectorised(lambda idx, labels, probs: auroc.resampled(idx, labels == j, probs[:, j]))
+    return resampled(lambda labels, probs: auroc(labels == j, probs[:, j]))
+
+
 def metric_row(metric: str, estimate: tuple[float, float, float]) -> dict:
     """One row of a metric table from a (value, ci_low, ci_high) estimate."""
     value, low, high = estimate
@@ -102,10 +108,7 @@ def score(
             scored.append(metric_row("macro_f1", bootstrap_ci(_argmax_macro_f1(len(names)), y, p, **boot)))
             scored.append(metric_row("macro_auroc", bootstrap_ci(macro_auroc, y, p, **boot)))
             for j, name in enumerate(names):
-                one_vs_rest = vectorised(lambda idx, lab, pr, j=j: auroc.resampled(idx, lab == j, pr[:, j]))(
-                    lambda lab, pr, j=j: auroc(lab == j, pr[:, j])
-                )
-                scored.append(metric_row(f"auroc_{name}", bootstrap_ci(one_vs_rest, y, p, **boot)))
+                scored.append(metric_row(f"auroc_{name}", bootstrap_ci(_one_vs_rest_auroc(j), y, p, **boot)))
         rows += [{**row, "test_set": test_set} for row in scored]
     out = pd.DataFrame(rows, columns=["test_set", "metric", "value", "ci_low", "ci_high"])
     out.insert(0, "task", task)
