@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from crelens.config import check_config
+from crelens.config import check_config, epi_available, resolve_table_source
 from crelens.errors import InputError
 from crelens.names import (
     ATTENTION_MODELS,
@@ -27,6 +27,9 @@ from crelens.names import (
 from crelens.provenance import code_fingerprint, derive_seed
 
 try:
+    resolve_table_source(
+        config
+    )  # table runs: cells from the table, EPI only with a genome
     check_config(config)
 except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
@@ -52,6 +55,11 @@ config.update(_ordered)
 SOURCE = config["data"]["source"]
 CELLS = config["datasets"]["cells"]
 SYNTHETIC = SOURCE == "synthetic"
+TABLE = config["data"]["table"] if SOURCE == "table" else None
+# EPI needs a genome and element BEDs; a table run without them is MPRA only.
+EPI = epi_available(config)
+# SNV pairs exist on the synthetic and download paths, and for tables with a variant_of column.
+HAS_SNV = TABLE is None or bool(TABLE["variant_of"])
 SYN_DIR = "results/data/synthetic"
 DOWNLOAD_DIR = "results/data/download"
 RESOURCES = {
@@ -117,6 +125,8 @@ def synthetic_path(key):
 
 def source_file(resource):
     """Path of one source file (genome, promoters, ccres, mpra_<cell>) for the configured source."""
+    if TABLE is not None:  # the user's own files, relative to the working directory
+        return TABLE[resource]
     if SYNTHETIC:
         if resource.startswith("mpra_"):
             return f"{SYN_DIR}/{mpra_file(resource[5:])}"
@@ -182,7 +192,7 @@ def download_url(wildcards):
 
 def jaspar_source():
     """The JASPAR MEME file on the download path; pyjaspar's bundled database otherwise."""
-    return [] if SYNTHETIC else [source_file("jaspar")]
+    return [source_file("jaspar")] if SOURCE == "download" else []
 
 
 # ---------------------------------------------------------------------------- datasets (rules/datasets.smk)
@@ -190,7 +200,7 @@ def jaspar_source():
 
 def dataset_targets():
     targets = [
-        "results/datasets/epi.parquet",
+        *(["results/datasets/epi.parquet"] if EPI else []),
         "results/datasets/mpra.parquet",
         "results/datasets/mpra_snv.parquet",
         "results/datasets/mpra_ood.parquet",
@@ -204,6 +214,8 @@ def dataset_targets():
 
 
 def mpra_inputs(wildcards):
+    if TABLE is not None:
+        return {"table": TABLE["path"]}
     inputs = {"contigs": "results/data/genome.contigs.tsv"}
     inputs.update({f"mpra_{cell}": source_file(f"mpra_{cell}") for cell in CELLS})
     if SYNTHETIC:
@@ -213,7 +225,7 @@ def mpra_inputs(wildcards):
 
 def summary_inputs(wildcards):
     inputs = {
-        "epi": "results/datasets/epi.parquet",
+        **({"epi": "results/datasets/epi.parquet"} if EPI else {}),
         "mpra": "results/datasets/mpra.parquet",
         "snv": "results/datasets/mpra_snv.parquet",
         "ood": "results/datasets/mpra_ood.parquet",
@@ -228,7 +240,21 @@ def summary_inputs(wildcards):
 
 
 def pretrain_inputs(wildcards):
-    """Genome and annotations of the pretraining, and the planted motifs where they are known."""
+    """Genome and annotations of the pretraining, and the planted motifs where they are known.
+
+    A table run without a genome pretrains on the training rows of its MPRA set instead.
+    """
+    if TABLE is not None:
+        if not TABLE["genome"]:
+            return {"table": "results/datasets/mpra.parquet"}
+        inputs = {
+            "genome": "results/data/genome.fa",
+            "fai": "results/data/genome.fa.fai",
+            "contigs": "results/data/genome.contigs.tsv",
+        }
+        if TABLE["promoters"] and TABLE["ccres"]:
+            inputs.update(promoters=TABLE["promoters"], ccres=TABLE["ccres"])
+        return inputs
     inputs = {
         "genome": "results/data/genome.fa",
         "fai": "results/data/genome.fa.fai",
@@ -249,8 +275,13 @@ def cache_column(wildcards):
     return CACHE_TABLES[wildcards.table][1]
 
 
+def cached_tables():
+    """The caches the run's tasks read (no EPI cache in an MPRA-only run)."""
+    return list(dict.fromkeys(t for task in TASKS for t in TASK_TABLES[task]))
+
+
 def encoder_targets():
-    targets = [f"results/cache/{table}/manifest.json" for table in CACHE_TABLES]
+    targets = [f"results/cache/{table}/manifest.json" for table in cached_tables()]
     if config["encoder"]["source"] == "pretrain":
         targets.append("results/encoder/loss_curve.png")
     return targets
@@ -354,8 +385,116 @@ def report_inputs(wildcards):
     return sorted(set(files))
 
 
+def left_out_notes():
+    """Lines of the comparison report that say which stages this run leaves out, and why."""
+    notes = []
+    if not SYNTHETIC:
+        notes.append(
+            f"No known truth (data.source: {SOURCE}): the noise ceiling, the planted-motif "
+            "AUROC/AUPRC of the attributions and the motif truth check are left out."
+        )
+    if not EPI:
+        notes.append(
+            "No EPI set: data.table has no genome, promoters and ccres, so only MPRA is trained."
+        )
+    if not HAS_SNV:
+        notes.append("No SNV test set: data.table.variant_of is not set.")
+    if TABLE is not None and not TABLE["designed"]:
+        notes.append("No OOD test set: data.table.designed is not set.")
+    return notes
+
+
+def epi_confusion_output():
+    """The EPI confusion-matrix figure of compare_models, in runs that have an EPI task."""
+    if "epi" not in TASKS:
+        return {}
+    return {
+        "confusion": report(
+            "results/reports/figures/epi_confusion.png",
+            category="Models",
+            caption="../report/epi_confusion.rst",
+        )
+    }
+
+
 def report_targets():
     return ["results/reports/comparison.tsv", "results/reports/comparison.md"]
+
+
+# ---------------------------------------------------------------------------- predict (rules/evaluation.smk)
+
+# `--config predict="{input: ..., model: ...}"`: score new inputs with a trained model.
+PREDICT = config.get("predict")
+if PREDICT:
+    PREDICT = {
+        "task": "mpra",
+        "genome": None,
+        "relevance": False,
+        "method": None,
+        "name": None,
+        **PREDICT,
+    }
+    PREDICT["relevance"] = (
+        str(PREDICT["relevance"]).lower() == "true"
+    )  # --config gives text
+    if PREDICT["model"] not in task_models(PREDICT["task"]):
+        raise WorkflowError(
+            f"predict.model {PREDICT['model']!r} is not a model this run trains for {PREDICT['task']}; "
+            f"choose one of {task_models(PREDICT['task'])}"
+        )
+    if PREDICT["name"] is None:
+        stem = re.sub(r"(\.gz)?$", "", os.path.basename(PREDICT["input"]))
+        PREDICT["name"] = f"{os.path.splitext(stem)[0]}_{PREDICT['model']}"
+    if PREDICT["method"] is None:
+        PREDICT["method"] = "lrp" if PREDICT["model"] in HEAD_MODELS else "grad_x_input"
+
+
+wildcard_constraints:
+    name=re.escape(PREDICT["name"]) if PREDICT else "(?!)",
+
+
+def predict_targets(wildcards):
+    if not PREDICT:
+        raise WorkflowError(
+            'predict needs its settings, e.g. --config predict="{input: my.fa, model: head_conv}" (docs/data.md)'
+        )
+    return list(predict_outputs(PREDICT["name"]).values())
+
+
+def predict_outputs(name="{name}"):
+    """Files of one predict job: the TSV, and relevance (.npz; bedGraphs for a VCF) on request."""
+    folder = f"results/predict/{name}"
+    outputs = {"predictions": f"{folder}/predictions.tsv"}
+    if PREDICT and PREDICT["relevance"]:
+        outputs["relevance"] = f"{folder}/relevance.npz"
+        if PREDICT["input"].lower().removesuffix(".gz").endswith(".vcf"):
+            outputs["bedgraphs"] = directory(f"{folder}/bedgraph")
+    return outputs
+
+
+def predict_inputs(wildcards):
+    task, model = PREDICT["task"], PREDICT["model"]
+    inputs = {
+        "sequences": PREDICT["input"],
+        "weights": model_file(task, model, "best.safetensors"),
+        "table": f"results/datasets/{task}.parquet",
+    }
+    if PREDICT["genome"]:
+        inputs["genome"] = PREDICT["genome"]
+    if model in HEAD_MODELS:
+        inputs["encoder"] = encoder_file("model.safetensors")
+    return inputs
+
+
+def predict_length():
+    if not PREDICT:
+        return None
+    mpra = PREDICT["task"] == "mpra"
+    return (
+        config["datasets"]["mpra"]["input_length"]
+        if mpra
+        else config["datasets"]["epi"]["window_bp"]
+    )
 
 
 # ---------------------------------------------------------------------------- attribution (rules/attribution.smk)
@@ -434,7 +573,7 @@ def lrp_files():
                 )
     primary = ATTRIBUTION["primary"]
     for selection in ATTRIBUTION["selections"]:
-        if selection != "snv" or primary["task"] == "mpra":
+        if selection != "snv" or (primary["task"] == "mpra" and HAS_SNV):
             files[f"{primary['task']}/{primary['model']}/{selection}"] = (
                 attribution_file(primary["task"], primary["model"], selection, "lrp")
             )

@@ -1,4 +1,5 @@
-# Sources: simulate the offline world, or download the real files; then the run's genome and motifs.
+# Sources: simulate the offline world, download the real files, or read the user's own table
+# (data.source: table, read by mpra_dataset); then the run's genome and motifs.
 
 
 rule simulate:
@@ -70,7 +71,7 @@ rule download_unpinned:
 
 rule prepare_genome:
     input:
-        source_file("genome"),
+        lambda wildcards: source_file("genome"),
     output:
         fasta="results/data/genome.fa",
         fai="results/data/genome.fa.fai",

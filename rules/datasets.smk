@@ -7,8 +7,8 @@ rule epi_dataset:
         fai="results/data/genome.fa.fai",
         contigs="results/data/genome.contigs.tsv",
         gaps="results/data/gaps.bed",
-        promoters=source_file("promoters"),
-        ccres=source_file("ccres"),
+        promoters=lambda wildcards: source_file("promoters"),
+        ccres=lambda wildcards: source_file("ccres"),
     output:
         "results/datasets/epi.parquet",
     log:
@@ -51,6 +51,8 @@ rule mpra_dataset:
         splits=config["splits"],
         cells=CELLS,
         homology=config["datasets"]["homology"],
+        table=TABLE,
+        seed=derive_seed(config["seed"], "mpra_split"),
         code=script_code("datasets/mpra_dataset.py"),
     script:
         "../workflow/scripts/datasets/mpra_dataset.py"

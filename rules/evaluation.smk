@@ -56,6 +56,7 @@ rule compare_models:
     input:
         report_inputs,
     output:
+        **epi_confusion_output(),
         comparison=report(
             "results/reports/comparison.tsv",
             category="Models",
@@ -80,11 +81,6 @@ rule compare_models:
             category="Models",
             caption="../report/training_curves.rst",
         ),
-        confusion=report(
-            "results/reports/figures/epi_confusion.png",
-            category="Models",
-            caption="../report/epi_confusion.rst",
-        ),
     log:
         "results/logs/compare_models.log",
     benchmark:
@@ -99,9 +95,46 @@ rule compare_models:
         predictions=evaluation_targets("predictions.parquet"),
         train_metrics=trained_model_files("metrics.json"),
         curves=trained_model_files("curve.tsv"),
+        notes=left_out_notes(),
         cells=CELLS,
         settings=config["evaluation"],
         seed=derive_seed(config["seed"], "comparison"),
         code=script_code("evaluation/compare_models.py"),
     script:
         "../workflow/scripts/evaluation/compare_models.py"
+
+
+rule predict:
+    # Score new inputs with a trained model (docs/data.md), for example
+    #   snakemake predict --config predict="{input: my.vcf, genome: hg38.fa, model: head_mean}"
+    input:
+        predict_targets,
+    localrule: True
+
+
+rule predict_inputs:
+    input:
+        unpack(predict_inputs),
+    output:
+        **predict_outputs(),
+    log:
+        "results/logs/predict/{name}.log",
+    benchmark:
+        "results/benchmarks/predict/{name}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        predict=PREDICT,
+        cells=CELLS,
+        length=predict_length(),
+        bins=config["cache"]["bins"],
+        n_as=config["encoder"]["n_as"],
+        settings=ATTRIBUTE_SETTINGS,
+        seed=derive_seed(config["seed"], "predict"),
+        code=script_code("evaluation/predict.py"),
+    script:
+        "../workflow/scripts/evaluation/predict.py"

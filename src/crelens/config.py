@@ -24,10 +24,103 @@ def check_splits(splits: dict, chromosomes: list[str]) -> None:
         raise InputError(None, "config splits leave no chromosome for training")
 
 
+# Defaults of the optional settings of `data.table` (the user's own MPRA table).
+TABLE_DEFAULTS = {
+    "id": None,
+    "adaptors": "auto",
+    "split": None,
+    "chromosome": None,
+    "variant_of": None,
+    "designed": None,
+    # used when neither a split column nor a chromosome column is given
+    "holdout": {"val": 0.1, "test": 0.1},
+    "similarity": {"method": "auto", "k": 12, "min_shared": 0.3, "score_threshold": 60},
+    "genome": None,
+    "promoters": None,
+    "ccres": None,
+}
+
+
+def epi_available(config: dict) -> bool:
+    """EPI needs a genome and element BEDs: always there, except for a table without them."""
+    if config["data"]["source"] != "table":
+        return True
+    table = config["data"]["table"] or {}
+    return all(table.get(key) for key in ("genome", "promoters", "ccres"))
+
+
+def resolve_table_source(config: dict) -> None:
+    """For `data.source: table`, in place: fill the table defaults, take the cell types from
+    `data.table.activity`, and leave EPI out of every task list when it cannot run.
+
+    Why in place: the rules then see one effective configuration, and their params (which decide
+    what reruns) hold what is actually used.
+    """
+    if config["data"]["source"] != "table":
+        return
+    table = config["data"].get("table")
+    if not table:
+        raise InputError(None, "data.source is table, but data.table (path, sequence, activity) is not set")
+    merged = {**TABLE_DEFAULTS, **table}
+    for key in ("holdout", "similarity"):
+        merged[key] = {**TABLE_DEFAULTS[key], **(table.get(key) or {})}
+    config["data"]["table"] = merged
+    config["datasets"]["cells"] = list(merged["activity"])
+    if epi_available(config):
+        return
+    for owner, key in (
+        (config["heads"], "tasks"),
+        (config["attribution"], "tasks"),
+        (config["motifs"], "tasks"),
+        (config["baselines"]["distillation"], "tasks"),
+    ):
+        if key in owner:
+            owner[key] = [task for task in owner[key] if task != "epi"]
+    if "mpra" not in config["heads"]["tasks"]:
+        raise InputError(None, "heads.tasks: a table run without genome and element BEDs has only the mpra task")
+    if config["attribution"]["primary"]["task"] == "epi":
+        raise InputError(None, "attribution.primary.task is epi, but EPI needs data.table.genome, promoters and ccres")
+    if not config["attribution"]["tasks"] or not config["motifs"]["tasks"]:
+        raise InputError(None, "attribution.tasks / motifs.tasks: a table run without EPI needs mpra there")
+
+
+def _check_table(config: dict) -> None:
+    table = config["data"]["table"]
+    if table["split"] and table["chromosome"]:
+        raise InputError(None, "data.table: give split (a fold column) or chromosome, not both")
+    holdout = table["holdout"]
+    if holdout["val"] <= 0 or holdout["test"] <= 0 or holdout["val"] + holdout["test"] >= 1:
+        raise InputError(None, "data.table.holdout: val and test shares must be > 0 and leave a training share")
+    if table["split"]:
+        both = {str(v) for v in table["split"]["val"]} & {str(v) for v in table["split"]["test"]}
+        if both:
+            raise InputError(None, f"data.table.split: {sorted(both)} are in both val and test")
+    pretrain = config["encoder"]["pretrain"]
+    beds = table["promoters"] and table["ccres"]
+    if config["encoder"]["source"] == "pretrain" and not beds:
+        for key in ("element_share", "annotation_weight"):
+            if pretrain.get(key, 0):
+                raise InputError(
+                    None,
+                    f"encoder.pretrain.{key} is {pretrain[key]}, but element classes need data.table.promoters "
+                    "and ccres; set it to 0 for a table without element BEDs",
+                )
+    if (table["promoters"] or table["ccres"]) and not table["genome"]:
+        raise InputError(None, "data.table: promoters / ccres need data.table.genome (the FASTA they refer to)")
+
+
 def check_config(config: dict) -> None:
     """Raise InputError naming the first pair of settings that contradict each other."""
     chromosomes = config["chromosomes"]
     check_splits(config["splits"], chromosomes)
+    if config["data"]["source"] == "table":
+        _check_table(config)
+    else:
+        _check_synthetic(config)
+    _check_rest(config)
+
+
+def _check_synthetic(config: dict) -> None:
     cells = config["datasets"]["cells"]
     syn = config["data"]["synthetic"]
     design = syn["design"]
@@ -60,6 +153,10 @@ def check_config(config: dict) -> None:
         low, high = design[key]
         if low > high:
             raise InputError(None, f"config data.synthetic.design.{key}: {low} > {high}")
+
+
+def _check_rest(config: dict) -> None:
+    cells = config["datasets"]["cells"]
     try:
         pattern = re.compile(config["datasets"]["mpra"]["variant_pattern"])
     except re.error as exc:

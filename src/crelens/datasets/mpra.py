@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 
 import pandas as pd
 
@@ -100,6 +101,119 @@ def build_mpra(
     variants = wide[is_variant].copy()
     groups = pd.DataFrame([m.groupdict() for m in parsed[is_variant]], index=variants.index)
     variants = variants.join(groups)
+    pairs = snv_pairs(variants, mpra, cells)
+    if variant_truth is not None:
+        truth = read_table(variant_truth).set_index("variant_id")
+        pairs["hits_motif"] = pairs.pair_id.map(truth.hits_motif).astype("boolean")
+    pairs = pairs.sort_values("pair_id").reset_index(drop=True)
+
+    columns = ["seq_id", "split", "chrom", "start", "end", *cells, "insert", "sequence"]
+    ood = ood.assign(chrom="", start=-1, end=-1)[columns]
+    return mpra[columns], pairs, ood
+
+
+def _snv_of(ref: str, alt: str):
+    """(offset, ref base, alt base) of a single substitution, or None if alt is not one."""
+    if len(ref) != len(alt):
+        return None
+    diff = [i for i, (a, b) in enumerate(zip(ref, alt)) if a != b]
+    return (diff[0], ref[diff[0]], alt[diff[0]]) if len(diff) == 1 else None
+
+
+def build_mpra_table(
+    path, spec: dict, cfg: dict, splits: dict, cells: list[str], seed: int, homology=None, workdir=None
+):
+    """MPRA set, SNV pairs and OOD set from a user's table (`data.source: table`).
+
+    Splits, in order of precedence: the table's own fold column (`data.table.split`); its
+    chromosome column with the config's chromosome splits; else a deterministic split of whole
+    groups of near-duplicate sequences (HashFrag when BLAST+ is installed, shared k-mers
+    otherwise; `data.table.holdout` shares), so near-copies never sit on both sides.
+    Rows with `variant_of` set are SNVs of that row (ID-test references only, as on the download
+    path); rows marked `designed` are the OOD set.
+    """
+    from crelens.data.table import read_activity_table
+    from crelens.datasets.splits import group_split, hashfrag_groups, kmer_groups, split_from_column
+
+    table = read_activity_table(path, spec)
+    length = cfg["input_length"]
+    long = table["insert"].str.len() > length
+    if long.any():
+        row = table[long].iloc[0]
+        raise InputError(
+            path,
+            f"sequence {row.seq_id!r} is {len(row.insert)} nt, longer than the model input "
+            f"(datasets.mpra.input_length: {length})",
+            int(row.line),
+        )
+    table["sequence"] = table["insert"].map(lambda s: mpra_construct(s, length))
+    table["start"], table["end"] = -1, -1
+    is_variant = table.variant_of != ""
+    mpra = table[~is_variant & ~table.designed].copy()
+    if spec.get("split"):
+        mpra["split"] = split_from_column(mpra.fold, spec["split"])
+        how = f"column {spec['split']['column']!r}"
+    elif spec.get("chromosome"):
+        missing = mpra.chrom == ""
+        if missing.any():
+            raise InputError(
+                path, f"empty chromosome in column {spec['chromosome']!r}", int(mpra.line[missing].iloc[0])
+            )
+        mpra["split"] = assign_split(mpra.chrom, splits)
+        how = "chromosomes (config splits)"
+    else:
+        from crelens.datasets.homology import blast_available
+
+        similarity = spec["similarity"]
+        if blast_available() and similarity["method"] in ("auto", "hashfrag"):
+            with tempfile.TemporaryDirectory(prefix="crelens-groups-") as scratch:
+                groups = hashfrag_groups(
+                    list(mpra.seq_id), list(mpra["insert"]), workdir or scratch, similarity["score_threshold"]
+                )
+            how = "groups of HashFrag homologs"
+        elif similarity["method"] == "hashfrag":
+            raise InputError(None, "data.table.similarity.method is hashfrag, but BLAST+ (blastn) is not installed")
+        else:
+            groups = kmer_groups(list(mpra["insert"]), similarity["k"], similarity["min_shared"])
+            how = f"groups of near-duplicates (shared {similarity['k']}-mers)"
+        mpra["split"] = group_split(mpra["insert"], groups, spec["holdout"], seed).to_numpy()
+        log.info("%s: %d groups of %d sequences", how, len(set(groups)), len(mpra))
+    log.info("split by %s: %s", how, mpra.split.value_counts().to_dict())
+    mpra = drop_cross_split_duplicates(mpra, column="insert", what="MPRA")
+    if homology:
+        mpra = drop_homologous(mpra, "insert", homology, workdir, "MPRA")
+    for split in SPLITS:
+        if not (mpra.split == split).any():
+            raise InputError(
+                path, f"the {split} split is empty (split by {how}); give more rows or other split settings"
+            )
+    mpra = mpra.sort_values(["split", "chrom", "seq_id"], key=split_order).reset_index(drop=True)
+
+    ood = table[table.designed & ~is_variant].copy().assign(split="ood")
+    train_keys = set(mpra["insert"][mpra.split == "train"].map(canonical))
+    ood = ood[~ood["insert"].map(canonical).isin(train_keys)].reset_index(drop=True)
+
+    variants = table[is_variant].copy()
+    inserts = table.set_index("seq_id")["insert"]
+    snvs = [_snv_of(inserts[r.variant_of], r.insert) for r in variants.itertuples()]
+    for row, snv in zip(variants.itertuples(), snvs):
+        if snv is None:
+            raise InputError(
+                path, f"{row.seq_id!r} is not a single-nucleotide variant of {row.variant_of!r} (variant_of)", row.line
+            )
+    variants["ref_id"] = variants.variant_of
+    variants["offset"] = [snv[0] for snv in snvs]
+    variants["ref"] = [snv[1] for snv in snvs]
+    variants["alt"] = [snv[2] for snv in snvs]
+    pairs = snv_pairs(variants, mpra, cells).sort_values("pair_id").reset_index(drop=True)
+
+    columns = ["seq_id", "split", "chrom", "start", "end", *cells, "insert", "sequence"]
+    return mpra[columns], pairs, ood[columns]
+
+
+def snv_pairs(variants: pd.DataFrame, mpra: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
+    """SNV pairs whose reference is an ID-test sequence; `variants` has seq_id, ref_id, offset,
+    ref, alt, sequence and one column per cell (the alt's activity)."""
     refs = mpra.set_index("seq_id")
     variants = variants[variants.ref_id.isin(refs.index)]
     variants = variants[variants.ref_id.map(refs.split) == "test"]
@@ -119,14 +233,7 @@ def build_mpra(
         pairs[f"{cell}_ref"] = variants.ref_id.map(refs[cell]).to_numpy()
         pairs[f"{cell}_alt"] = variants[cell].to_numpy()
         pairs[f"{cell}_delta"] = (pairs[f"{cell}_alt"] - pairs[f"{cell}_ref"]).round(6)
-    if variant_truth is not None:
-        truth = read_table(variant_truth).set_index("variant_id")
-        pairs["hits_motif"] = pairs.pair_id.map(truth.hits_motif).astype("boolean")
-    pairs = pairs.sort_values("pair_id").reset_index(drop=True)
-
-    columns = ["seq_id", "split", "chrom", "start", "end", *cells, "insert", "sequence"]
-    ood = ood.assign(chrom="", start=-1, end=-1)[columns]
-    return mpra[columns], pairs, ood
+    return pairs
 
 
 def run_mpra_dataset(
@@ -139,9 +246,20 @@ def run_mpra_dataset(
     *,
     homology: dict | None = None,
     variant_truth=None,
+    table_spec: dict | None = None,
+    seed: int = 0,
 ):
-    """The `mpra_dataset` job: write the MPRA set, its SNV pairs and its OOD set (`outputs`: mpra, snv, ood)."""
-    mpra, snv, ood = build_mpra(tables, contigs_tsv, cfg, splits, cells, homology=homology, variant_truth=variant_truth)
+    """The `mpra_dataset` job: write the MPRA set, its SNV pairs and its OOD set (`outputs`: mpra, snv, ood).
+
+    `tables` maps cells to lentiMPRA files, or, with `table_spec` (`data.source: table`), holds
+    the user's one table under the key "table".
+    """
+    if table_spec is not None:
+        mpra, snv, ood = build_mpra_table(tables["table"], table_spec, cfg, splits, cells, seed, homology=homology)
+    else:
+        mpra, snv, ood = build_mpra(
+            tables, contigs_tsv, cfg, splits, cells, homology=homology, variant_truth=variant_truth
+        )
     write_table(mpra, outputs["mpra"])
     write_table(snv, outputs["snv"])
     write_table(ood, outputs["ood"])

@@ -15,7 +15,7 @@ from crelens.tables import read_table, write_table
 
 
 def datasets_summary(
-    epi: pd.DataFrame,
+    epi: pd.DataFrame | None,
     mpra: pd.DataFrame,
     snv: pd.DataFrame,
     ood: pd.DataFrame,
@@ -24,7 +24,7 @@ def datasets_summary(
 ) -> pd.DataFrame:
     """One row per (dataset, split, group, statistic)."""
     rows = []
-    for (split, label), group in epi.groupby(["split", "label"]):
+    for (split, label), group in epi.groupby(["split", "label"]) if epi is not None else ():
         rows += [("epi", split, label, "n", len(group)), ("epi", split, label, "mean_gc", group.gc.mean())]
     for name, frame in (("mpra", mpra), ("ood", ood)):
         for split, group in frame.groupby("split"):
@@ -50,14 +50,14 @@ def datasets_summary(
 
 
 def run_datasets_summary(tables: dict, cells: list[str], table_out, figure_out) -> pd.DataFrame:
-    """The `datasets_summary` job. `tables`: paths of epi, mpra, snv, ood (+ sites, ceiling on
-    synthetic data)."""
+    """The `datasets_summary` job. `tables`: paths of mpra, snv, ood, epi (absent in an MPRA-only
+    run), and sites, ceiling on synthetic data."""
     frames = {key: read_table(path) for key, path in tables.items()}
     summary = datasets_summary(
-        frames["epi"], frames["mpra"], frames["snv"], frames["ood"], cells, frames.get("ceiling")
+        frames.get("epi"), frames["mpra"], frames["snv"], frames["ood"], cells, frames.get("ceiling")
     )
     write_table(summary, table_out)
     datasets_overview(
-        frames["epi"], frames["mpra"], frames["snv"], frames["ood"], cells, figure_out, frames.get("sites")
+        frames.get("epi"), frames["mpra"], frames["snv"], frames["ood"], cells, figure_out, frames.get("sites")
     )
     return summary

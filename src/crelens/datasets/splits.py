@@ -69,3 +69,93 @@ def drop_homologous(frame: pd.DataFrame, column: str, homology: dict, workdir, w
 def split_order(column: pd.Series) -> pd.Series:
     """Sort key that puts train, val, test in that order (other columns sort as they are)."""
     return column.map({s: i for i, s in enumerate(SPLITS)}) if column.name == "split" else column
+
+
+def split_from_column(folds: pd.Series, split: dict) -> pd.Series:
+    """The user's own folds: values in `split.val` → val, in `split.test` → test, others train."""
+    val, test = {str(v) for v in split["val"]}, {str(v) for v in split["test"]}
+    out = pd.Series("train", index=folds.index)
+    out[folds.isin(val)] = "val"
+    out[folds.isin(test)] = "test"
+    return out
+
+
+def _kmers(seq: str, k: int) -> set[str]:
+    seq = seq.upper()
+    rc = reverse_complement(seq)
+    n = len(seq)
+    return {min(seq[i : i + k], rc[n - i - k : n - i]) for i in range(n - k + 1)}
+
+
+def kmer_groups(inserts: list[str], k: int, min_shared: float) -> list[int]:
+    """Group label per sequence: near-duplicates (either strand) share one label.
+
+    Two sequences are near-duplicates when they share at least `min_shared` of the distinct
+    canonical k-mers of the shorter one; groups are the connected components of that relation.
+    k-mers found in more than half of the sequences are constant parts of the constructs (e.g.
+    adaptors left in) and are ignored, or every sequence would join one group.
+    """
+    sets = [_kmers(s, k) for s in inserts]
+    index: dict[str, list[int]] = {}
+    for i, kmers in enumerate(sets):
+        for kmer in kmers:
+            index.setdefault(kmer, []).append(i)
+    common = len(sets) / 2
+    shared: dict[tuple[int, int], int] = {}
+    for members in index.values():
+        if len(members) < 2 or len(members) > common:
+            continue
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                pair = (members[a], members[b])
+                shared[pair] = shared.get(pair, 0) + 1
+    parent = list(range(len(sets)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for (a, b), count in shared.items():
+        if count >= min_shared * max(1, min(len(sets[a]), len(sets[b]))):
+            parent[root(a)] = root(b)
+    return [root(i) for i in range(len(sets))]
+
+
+def hashfrag_groups(ids: list[str], inserts: list[str], workdir, score_threshold: float) -> list[int]:
+    """Group label per sequence from HashFrag's all-against-all homologous pairs (BLAST+)."""
+    from crelens.datasets.homology import homologous_test_ids
+
+    records = dict(zip(ids, inserts))
+    homologous_test_ids(records, records, workdir, score_threshold=score_threshold, log=log.info)
+    position = {seq_id: i for i, seq_id in enumerate(ids)}
+    parent = list(range(len(ids)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    pairs = pd.read_csv(f"{workdir}/homologous_pairs.tsv", sep="\t", dtype=str)
+    for a, b in zip(pairs.test_id, pairs.train_id):
+        parent[root(position[a])] = root(position[b])
+    return [root(i) for i in range(len(ids))]
+
+
+def group_split(inserts: pd.Series, groups: list[int], shares: dict, seed: int) -> pd.Series:
+    """Deterministic split of whole groups: a group goes to val / test / train by a hash of its
+    smallest canonical sequence and the seed, so the split depends on the sequences only, not
+    on row order, and near-duplicates never cross splits."""
+    import hashlib
+
+    keys = pd.Series([canonical(s) for s in inserts], index=inserts.index)
+    group_key = keys.groupby(pd.Series(groups, index=inserts.index)).transform("min")
+    val, test = float(shares["val"]), float(shares["test"])
+
+    def draw(key: str) -> str:
+        u = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:16], 16) / 2**64
+        return "val" if u < val else "test" if u < val + test else "train"
+
+    return group_key.map(draw)

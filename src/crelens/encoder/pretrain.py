@@ -40,7 +40,7 @@ from crelens.encoder.tokenizer import MASK, A, C, CaduceusTokenizer, G, T
 from crelens.errors import InputError
 from crelens.parameters import count_parameters
 from crelens.sequences import reverse_complement
-from crelens.tables import write_table
+from crelens.tables import read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,37 @@ class WindowSampler:
             windows.append(window if self.rng.random() < 0.5 else reverse_complement(window))
             labels.append(self._label(chrom, start))
         return windows, np.array(labels, dtype=np.int64)
+
+    def sample(self, n: int) -> list[str]:
+        return self.sample_labelled(n)[0]
+
+
+class TableSampler:
+    """Windows from the training rows of an MPRA set (random strand, random crop to seq_len).
+
+    Why: a user's table of designed sequences may come without a genome; the encoder then learns
+    the sequence space the heads will read (the model inputs, flanks included).
+    """
+
+    def __init__(self, sequences: list[str], seq_len: int, rng: np.random.Generator, what: str = "MPRA set"):
+        short = min(len(s) for s in sequences)
+        if short < seq_len:
+            raise InputError(
+                None,
+                f"encoder.pretrain.seq_len ({seq_len}) is longer than the shortest input of the {what} ({short} nt)",
+            )
+        self.sequences = sequences
+        self.seq_len = seq_len
+        self.rng = rng
+
+    def sample_labelled(self, n: int) -> tuple[list[str], np.ndarray]:
+        windows = []
+        for i in self.rng.integers(len(self.sequences), size=n):
+            seq = self.sequences[int(i)]
+            start = int(self.rng.integers(len(seq) - self.seq_len + 1))
+            window = seq[start : start + self.seq_len]
+            windows.append(window if self.rng.random() < 0.5 else reverse_complement(window))
+        return windows, np.zeros(n, dtype=np.int64)
 
     def sample(self, n: int) -> list[str]:
         return self.sample_labelled(n)[0]
@@ -345,16 +376,42 @@ def run_pretrain_encoder(
     ccres_bed=None,
     planted_bed=None,
     threads: int = 1,
+    table=None,
 ) -> pd.DataFrame:
     """The `pretrain_encoder` job: pretrain on training chromosomes, save like a published checkpoint.
 
     `promoters_bed` / `ccres_bed` (the run's sources) place element-centred windows and give the
     element classes; `planted_bed` (synthetic truth, optional) only measures motif accuracy.
+    Without a genome (`genome_fa` None), `table` is an MPRA set whose train rows are the windows
+    and whose val rows are the held-out ones.
     """
-    from pyfaidx import Fasta
-
     torch.set_num_threads(threads)
     settings = PretrainSettings(**{k: cfg[k] for k in PretrainSettings.__dataclass_fields__ if k in cfg})
+    if genome_fa is None:
+        if settings.element_share or settings.annotation_weight:
+            raise InputError(None, "encoder.pretrain: element_share / annotation_weight need a genome and element BEDs")
+        mpra = read_table(table)
+        sampler = TableSampler(
+            list(mpra.sequence[mpra.split == "train"]), settings.seq_len, np.random.default_rng(seed)
+        )
+        held_out = TableSampler(
+            list(mpra.sequence[mpra.split == "val"]), settings.seq_len, np.random.default_rng(seed + 1)
+        )
+        val_windows = held_out.sample(settings.eval_windows)
+        return _pretrain_and_save(
+            cfg,
+            settings,
+            sampler,
+            val_windows,
+            None,
+            seed,
+            n_as,
+            out_folder,
+            curve_out,
+            "training rows of the MPRA set",
+        )
+    from pyfaidx import Fasta
+
     contigs = Contigs.from_table(contigs_tsv)
     held_out = set(splits["val"]) | set(splits["test"])
     train = [c for c in contigs.kept if c not in held_out]
@@ -369,20 +426,26 @@ def run_pretrain_encoder(
     )
     planted = read_planted_motifs(planted_bed) if planted_bed is not None else None
     val_windows, val_mask = validation_windows(fasta, list(splits["val"]), settings, elements, seed + 1, planted)
+    where = (
+        f"{len(train)} training chromosomes, {100 * sampler.element_share:.0f}% of windows centred on "
+        f"{len(sampler.elements)} annotated elements"
+    )
+    return _pretrain_and_save(cfg, settings, sampler, val_windows, val_mask, seed, n_as, out_folder, curve_out, where)
+
+
+def _pretrain_and_save(cfg, settings, sampler, val_windows, val_mask, seed, n_as, out_folder, curve_out, where):
     torch.manual_seed(seed)
     config = CaduceusConfig(d_model=cfg["d_model"], n_layer=cfg["n_layer"], rcps=cfg["rcps"])
     model = CaduceusForMaskedLM(config)
     log.info(
-        "pretraining Caduceus (%s, %d parameters) on %d training chromosomes: %d steps of %d windows of %d bp, "
-        "%.0f%% centred on %d annotated elements, masked-LM weight %g, element-class weight %g",
+        "pretraining Caduceus (%s, %d parameters) on %s: %d steps of %d windows of %d bp, "
+        "masked-LM weight %g, element-class weight %g",
         "PS" if cfg["rcps"] else "PH",
         count_parameters(model, trainable=False),
-        len(train),
+        where,
         settings.steps,
         settings.batch_size,
         settings.seq_len,
-        100 * sampler.element_share,
-        len(sampler.elements),
         settings.mlm_weight,
         settings.annotation_weight,
     )

@@ -84,14 +84,15 @@ def run_compare_models(
     settings: dict,
     seed: int,
     outputs: dict,
+    notes: list[str] = (),
 ) -> pd.DataFrame:
     """The `compare_models` job: comparison.{tsv,md}, paired_tests.tsv, models.tsv and the figures
     named in `outputs`.
 
     predictions_paths: {(task, model) or "task/model": path}; train_metrics_paths / curve_paths: the same
     (the joint model's files appear under both tasks). outputs: keys comparison_tsv, comparison_md,
-    paired_tsv, models_tsv, bars_png, scatter_png, curves_png, confusion_png, and optionally
-    distillation_tsv.
+    paired_tsv, models_tsv, bars_png, scatter_png, curves_png, and optionally confusion_png (runs
+    with an EPI task) and distillation_tsv.
     """
     predictions_paths, train_metrics_paths, curve_paths = (
         {_split_key(k): v for k, v in d.items()} for d in (predictions_paths, train_metrics_paths, curve_paths)
@@ -141,6 +142,8 @@ def run_compare_models(
 
     with atomic_open(outputs["comparison_md"]) as out:
         out.write("# Model comparison (test sets, 95% bootstrap CIs)\n\n")
+        for note in notes:  # what this run leaves out, and why
+            out.write(f"> {note}\n\n")
         out.write(markdown_summary(table, costs))
         if len(paired):
             out.write("\n## Paired comparisons with the best model of each test set (Holm-adjusted)\n\n")
@@ -160,7 +163,8 @@ def run_compare_models(
     prediction_scatter(chosen or dict(list(mpra.items())[:1]), cells, outputs["scatter_png"])
     training_curves({key: read_table(path) for key, path in curve_paths.items()}, outputs["curves_png"])
     epi = {m: predictions[("epi", m)] for m in _model_order(m for t, m in predictions if t == "epi")}
-    confusion_matrices(epi, outputs["confusion_png"])
+    if "confusion_png" in outputs:  # runs without an EPI task have no confusion figure
+        confusion_matrices(epi, outputs["confusion_png"])
     return table
 
 

@@ -10,10 +10,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from crelens.figures.style import CLASS_COLOURS, DATASET_COLOURS, SPLIT_COLOURS, save  # noqa: E402
+from crelens.sequences import gc_fraction  # noqa: E402
 
 
 def datasets_overview(
-    epi: pd.DataFrame,
+    epi: pd.DataFrame | None,
     mpra: pd.DataFrame,
     snv: pd.DataFrame,
     ood: pd.DataFrame,
@@ -24,17 +25,30 @@ def datasets_overview(
     """What a biologist checks before training: class sizes, GC confounds, activity ranges, test sets."""
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
 
-    ax = axes[0, 0]
-    counts = epi.groupby(["split", "label"]).size().unstack(fill_value=0).reindex(["train", "val", "test"])
-    counts.plot.bar(ax=ax, color=[CLASS_COLOURS[c] for c in counts.columns], rot=0)
-    ax.set(title="EPI sequences per split and class", xlabel="", ylabel="sequences")
+    if epi is not None:
+        ax = axes[0, 0]
+        counts = epi.groupby(["split", "label"]).size().unstack(fill_value=0).reindex(["train", "val", "test"])
+        counts.plot.bar(ax=ax, color=[CLASS_COLOURS[c] for c in counts.columns], rot=0)
+        ax.set(title="EPI sequences per split and class", xlabel="", ylabel="sequences")
 
-    ax = axes[0, 1]
-    bins = np.linspace(0.2, 0.85, 40)
-    for label, group in epi.groupby("label"):
-        ax.hist(group.gc, bins=bins, alpha=0.55, label=label, color=CLASS_COLOURS[label], density=True)
-    ax.set(title="GC content per EPI class (a confound to beat)", xlabel="GC fraction", ylabel="density")
-    ax.legend()
+        ax = axes[0, 1]
+        bins = np.linspace(0.2, 0.85, 40)
+        for label, group in epi.groupby("label"):
+            ax.hist(group.gc, bins=bins, alpha=0.55, label=label, color=CLASS_COLOURS[label], density=True)
+        ax.set(title="GC content per EPI class (a confound to beat)", xlabel="GC fraction", ylabel="density")
+        ax.legend()
+    else:  # an MPRA-only run (a user's table without a genome): its splits and GC instead
+        ax = axes[0, 0]
+        counts = mpra.split.value_counts().reindex(["train", "val", "test"], fill_value=0)
+        ax.bar(counts.index, counts.to_numpy(), color=[SPLIT_COLOURS[s] for s in counts.index])
+        ax.set(title="MPRA sequences per split (no EPI set in this run)", ylabel="sequences")
+
+        ax = axes[0, 1]
+        gc = mpra["insert"].map(gc_fraction)
+        for split, values in gc.groupby(mpra.split):
+            ax.hist(values, bins=40, alpha=0.55, label=split, color=SPLIT_COLOURS[split], density=True)
+        ax.set(title="GC content of the MPRA inserts per split", xlabel="GC fraction", ylabel="density")
+        ax.legend()
 
     ax = axes[0, 2]
     bins = np.linspace(np.nanmin(mpra[cells].to_numpy()), np.nanmax(mpra[cells].to_numpy()), 40)

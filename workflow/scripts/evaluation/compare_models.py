@@ -21,6 +21,7 @@ with logged(snakemake.log[0]):
             "bars_png": snakemake.output.bars,
             "scatter_png": snakemake.output.scatter,
             "curves_png": snakemake.output.curves,
-            "confusion_png": snakemake.output.confusion,
+            **({"confusion_png": snakemake.output.confusion} if "confusion" in snakemake.output.keys() else {}),
         },
+        notes=snakemake.params.notes,
     )
