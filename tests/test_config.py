@@ -216,3 +216,61 @@ def test_head_bins_beyond_the_cache(config):
     config["heads"]["per_kind"] = {"mean": {"bins": config["cache"]["bins"] + 1}}
     with pytest.raises(InputError, match=r"heads.bins .*for mean"):
         check_config(config)
+
+
+# ------------------------------------------------------------------------------ table source
+
+
+def table_config(config: dict, **table) -> dict:
+    config["data"]["source"] = "table"
+    config["data"]["table"] = {"path": "lib.tsv", "sequence": "seq", "activity": {"Jurkat": "lfc"}, **table}
+    config["encoder"]["pretrain"].update(element_share=0.0, annotation_weight=0.0)
+    return config
+
+
+def test_table_source_takes_cells_from_the_table_and_leaves_epi_out(config):
+    from crelens.config import resolve_table_source
+
+    config = table_config(config)
+    validate(config, SCHEMA)
+    resolve_table_source(config)
+    check_config(config)  # no synthetic-world checks against the table's own cell types
+    assert config["datasets"]["cells"] == ["Jurkat"]
+    for tasks in (config["heads"]["tasks"], config["attribution"]["tasks"], config["motifs"]["tasks"]):
+        assert tasks == ["mpra"]
+    assert config["data"]["table"]["holdout"] == {"val": 0.1, "test": 0.1}  # defaults filled
+
+
+def test_table_with_genome_and_beds_keeps_epi(config):
+    from crelens.config import epi_available, resolve_table_source
+
+    config = table_config(config, genome="g.fa", promoters="p.bed", ccres="c.bed")
+    resolve_table_source(config)
+    assert epi_available(config) and "epi" in config["heads"]["tasks"]
+
+
+@pytest.mark.parametrize(
+    ("table", "pretrain", "message"),
+    [
+        ({"split": {"column": "fold", "val": ["a"], "test": ["t"]}, "chromosome": "chr"}, {}, "not both"),
+        ({"split": {"column": "fold", "val": ["a"], "test": ["a"]}}, {}, "in both val and test"),
+        ({"holdout": {"val": 0.5, "test": 0.5}}, {}, "leave a training share"),
+        ({}, {"annotation_weight": 1.0}, "annotation_weight is 1.0, but element classes need"),
+        ({"promoters": "p.bed", "ccres": "c.bed"}, {}, "need data.table.genome"),
+    ],
+)
+def test_contradictory_table_settings_are_named(config, table, pretrain, message):
+    from crelens.config import resolve_table_source
+
+    config = table_config(config, **table)
+    config["encoder"]["pretrain"].update(pretrain)
+    resolve_table_source(config)
+    with pytest.raises(InputError, match=re.escape(message)):
+        check_config(config)
+
+
+def test_table_schema_rejects_folder_paths_and_bad_cell_names(config):
+    assert "On instance['data']['table']" in schema_error(table_config(copy.deepcopy(config), path=".."))
+    config = table_config(config)
+    config["data"]["table"]["activity"] = {"K 562": "lfc"}
+    assert "On instance['data']['table']" in schema_error(config)

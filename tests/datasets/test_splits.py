@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from crelens.datasets.splits import canonical, drop_cross_split_duplicates
+from crelens.datasets.splits import (
+    canonical,
+    drop_cross_split_duplicates,
+    group_split,
+    kmer_groups,
+    split_from_column,
+)
 from crelens.errors import InputError
 from crelens.sequences import reverse_complement
 
@@ -65,3 +72,46 @@ def test_homology_filter_without_blast_says_what_to_install(built, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     with pytest.raises(InputError, match="ncbi-blast"):
         drop_homologous(mpra.head(20), "insert", {"enabled": True, "score_threshold": 60}, None, "MPRA")
+
+
+# ------------------------------------------------------------------ splits without chromosomes
+
+
+def _random(n: int, length: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list("ACGT"), length)) for _ in range(n)]
+
+
+def test_kmer_groups_join_near_copies_and_reverse_complements_only():
+    seqs = _random(30, 150, 0)
+    seqs.append(seqs[0][:75] + ("A" if seqs[0][75] != "A" else "C") + seqs[0][76:])  # one substitution
+    seqs.append(reverse_complement(seqs[1]))  # the other strand of the same molecule
+    seqs.append(seqs[2][:40])  # a fragment: all its k-mers are in seqs[2]
+    groups = kmer_groups(seqs, k=12, min_shared=0.3)
+    assert groups[30] == groups[0] and groups[31] == groups[1] and groups[32] == groups[2]
+    assert len(set(groups)) == 30  # the 30 random sequences stay apart
+
+
+def test_kmer_groups_ignore_constant_parts():
+    adaptor = "GATTACAGATTACACCGGTTAAGG"
+    seqs = [adaptor + s for s in _random(20, 100, 1)]
+    assert len(set(kmer_groups(seqs, k=12, min_shared=0.3))) == 20
+
+
+def test_group_split_is_deterministic_by_content_and_keeps_groups_together():
+    seqs = pd.Series(_random(400, 60, 2))
+    groups = [i // 2 for i in range(400)]  # pairs
+    split = group_split(seqs, groups, {"val": 0.1, "test": 0.1}, seed=7)
+    assert set(split) == {"train", "val", "test"}
+    assert all(split[i] == split[i + 1] for i in range(0, 400, 2))
+    shuffled = seqs.sample(frac=1, random_state=0)
+    again = group_split(shuffled, [groups[i] for i in shuffled.index], {"val": 0.1, "test": 0.1}, seed=7)
+    assert (again.sort_index() == split).all()  # row order does not matter
+    assert not (group_split(seqs, groups, {"val": 0.1, "test": 0.1}, seed=8) == split).all()
+    shares = split.value_counts(normalize=True)
+    assert 0.04 < shares["val"] < 0.2 and 0.04 < shares["test"] < 0.2
+
+
+def test_split_from_column_maps_string_and_integer_folds():
+    folds = pd.Series(["1", "2", "3", "9", "10"])
+    assert list(split_from_column(folds, {"val": [9], "test": ["10"]})) == ["train"] * 3 + ["val", "test"]

@@ -9,6 +9,7 @@ import pytest
 from crelens.encoder.hub import load_caduceus
 from crelens.encoder.pretrain import run_pretrain_encoder
 from crelens.errors import InputError
+from crelens.sequences import reverse_complement
 
 TINY = {
     "d_model": 8,
@@ -158,4 +159,55 @@ def test_element_windows_need_the_annotations(genome, tmp_path):
             "pad",
             tmp_path,
             tmp_path / "curve.tsv",
+        )
+
+
+def test_a_table_run_without_a_genome_pretrains_on_the_training_rows(tmp_path, monkeypatch):
+    from crelens.encoder import pretrain as module
+    from crelens.tables import write_table
+
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(30)]
+    split = ["train"] * 20 + ["val"] * 5 + ["test"] * 5
+    write_table(pd.DataFrame({"seq_id": range(30), "split": split, "sequence": seqs}), tmp_path / "mpra.parquet")
+    drawn = []
+    original = module.TableSampler.sample_labelled
+
+    def spy(self, n):
+        windows, labels = original(self, n)
+        if self.sequences == seqs[:20]:  # the training sampler (the other one holds the val rows)
+            drawn.extend(windows)
+        return windows, labels
+
+    monkeypatch.setattr(module.TableSampler, "sample_labelled", spy)
+    curve = run_pretrain_encoder(
+        None, None, {}, TINY, 3, "pad", tmp_path / "enc", tmp_path / "curve.tsv", table=tmp_path / "mpra.parquet"
+    )
+    assert load_caduceus(tmp_path / "enc").config.d_model == 8 and np.isfinite(curve.train_loss).all()
+    train_text = "|".join(seqs[:20] + [reverse_complement(s) for s in seqs[:20]])
+    assert len(drawn) == TINY["steps"] * TINY["batch_size"]
+    assert all(len(w) == TINY["seq_len"] and w in train_text for w in drawn)
+    with pytest.raises(InputError, match="seq_len \\(80\\) is longer than the shortest input"):
+        run_pretrain_encoder(
+            None,
+            None,
+            {},
+            {**TINY, "seq_len": 80},
+            3,
+            "pad",
+            tmp_path / "x",
+            tmp_path / "x.tsv",
+            table=tmp_path / "mpra.parquet",
+        )
+    with pytest.raises(InputError, match="need a genome and element BEDs"):
+        run_pretrain_encoder(
+            None,
+            None,
+            {},
+            {**TINY, "annotation_weight": 1.0},
+            3,
+            "pad",
+            tmp_path / "y",
+            tmp_path / "y.tsv",
+            table=tmp_path / "mpra.parquet",
         )
