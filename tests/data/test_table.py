@@ -102,3 +102,14 @@ def test_designed_and_fold_columns(tmp_path):
     assert table.designed.tolist() == [False, True, False] and list(table.fold) == ["train", "val", "test"]
     with pytest.raises(InputError, match="designed must be true or false, got 'maybe'"):
         read_activity_table(write(tmp_path, rows.assign(designed=["maybe", "1", "0"])), spec)
+
+
+def test_a_real_lentimpra_table_reads_with_its_own_column_names():
+    """Six rows of MPRA-LegNet's WTC11 test table (tests/fixtures/README.md): 230-nt oligos."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures/legnet_wtc11_test_head.tsv"
+    table = read_activity_table(path, {"sequence": "seq", "activity": {"WTC11": "mean_value"}, "adaptors": "auto"})
+    assert len(table) == 6 and list(table.seq_id) == [f"row{i}" for i in range(1, 7)]
+    assert (table["insert"].str.len() == 200).all()  # the adaptors are gone, the element is left
+    assert table.WTC11.tolist() == [-0.135, 0.214, 1.182, 1.311, -0.24, -0.579]

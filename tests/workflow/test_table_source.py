@@ -112,3 +112,18 @@ def test_without_folds_the_split_keeps_near_copies_together(tmp_path):
     near = [s for s in split.index if s.startswith("near")]
     assert near and all(split[n] == split[n.replace("near", "seq")] for n in near)
     assert set(split) == {"train", "val", "test"}
+
+
+def test_a_table_with_a_genome_and_element_beds_adds_the_epi_task(tmp_path):
+    library().to_csv(tmp_path / "library.tsv", sep="\t", index=False)
+    for name in ("genome.fa", "promoters.bed", "ccres.bed"):
+        (tmp_path / name).write_text("")
+    files = {"genome": "genome.fa", "promoters": "promoters.bed", "ccres": "ccres.bed"}
+    config = table_config(tmp_path / "config.yaml", {"data": {"table": files}})
+    proc = snakemake(tmp_path, "-n", configfile=config)
+    assert proc.returncode == 0, describe(proc)
+    for rule in ("prepare_genome", "epi_dataset"):
+        assert f"rule {rule}:" in proc.output, rule
+    assert "results/models/epi/head_conv/metrics.json" in proc.output
+    pretrain = proc.output.split("rule pretrain_encoder:")[1].split("output:")[0]
+    assert "results/data/genome.fa" in pretrain and "promoters.bed" in pretrain

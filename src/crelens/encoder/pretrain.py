@@ -271,16 +271,19 @@ def pretrain(
             scores = evaluate(model, val_inputs, val_labels, val_motif_mask)
             row.update(scores)
             elapsed = time.monotonic() - started
+            motifs = (
+                f" (planted motifs {row['val_accuracy_motif']:.3f}, background {row['val_accuracy_background']:.3f})"
+                if "val_accuracy_motif" in row
+                else ""
+            )
             log.info(
-                "step %d/%d: train loss %.4f, val loss %.4f, val masked accuracy %.3f (planted motifs %.3f, "
-                "background %.3f), %.1f sequences/s",
+                "step %d/%d: train loss %.4f, val loss %.4f, val masked accuracy %.3f%s, %.1f sequences/s",
                 step + 1,
                 settings.steps,
                 row["train_loss"],
                 row["val_loss"],
                 row["val_accuracy"],
-                row.get("val_accuracy_motif", np.nan),
-                row.get("val_accuracy_background", np.nan),
+                motifs,
                 (step + 1) * settings.batch_size / elapsed,
             )
         rows.append(row)

@@ -41,14 +41,16 @@ def _fmt(value: float, low: float, high: float) -> str:
 def markdown_summary(table: pd.DataFrame, costs: pd.DataFrame) -> str:
     """Model × headline metric with 95% CIs, plus parameters and FLOPs, as a Markdown table."""
     models = list(dict.fromkeys(table["model"]))
+    present = set(zip(table["task"], table["test_set"], table["metric"]))
+    summary = [key for key in SUMMARY if key in present]  # an MPRA-only run has no EPI columns
     header = (
-        ["model"] + [f"{task} {test_set} {metric}" for task, test_set, metric in SUMMARY] + ["parameters", "FLOPs/seq"]
+        ["model"] + [f"{task} {test_set} {metric}" for task, test_set, metric in summary] + ["parameters", "FLOPs/seq"]
     )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     costs = costs.groupby("model").agg({"parameters": "max", "flops_per_sequence": "max"})
     for model in models:
         cells = [model]
-        for task, test_set, metric in SUMMARY:
+        for task, test_set, metric in summary:
             row = table[
                 (table.model == model) & (table.task == task) & (table.test_set == test_set) & (table.metric == metric)
             ]
