@@ -5,7 +5,12 @@ import re
 
 import yaml
 
-from crelens.config import check_config, epi_available, resolve_table_source
+from crelens.config import (
+    check_config,
+    epi_available,
+    resolve_table_source,
+    trained_models,
+)
 from crelens.errors import InputError
 from crelens.names import (
     ATTENTION_MODELS,
@@ -32,7 +37,9 @@ try:
     )  # table runs: cells from the table, EPI only with a genome
     check_config(config)
 except InputError as exc:
-    raise WorkflowError(f"invalid configuration: {exc}") from None
+    raise WorkflowError(
+        f"invalid configuration: {exc.problem if exc.path is None else exc}"
+    ) from None
 
 
 def _in_default_order(value, default):
@@ -98,6 +105,7 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in sorted(names)) or "(?!)"
 
 
+# md5-pinned files are also checked by Snakemake's ensure(md5=...); sha256-pinned ones by the job.
 PINNED_FILES = _alternatives(
     f for f, n in FILE_TO_RESOURCE.items() if RESOURCES[n]["md5"]
 )
@@ -145,18 +153,7 @@ TASKS = config["heads"]["tasks"]
 
 def task_models(task):
     """Every model of the comparison trained for `task`: heads, then baselines."""
-    models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
-    distilled_tasks = config["baselines"]["distillation"].get("tasks", TASKS)
-    for name in config["baselines"]["models"]:
-        if name == JOINT and not set(TASKS) >= {
-            "mpra",
-            "epi",
-        }:  # joint needs both tasks
-            continue
-        if name.startswith("sparse_distilled_") and task not in distilled_tasks:
-            continue
-        models.append(name)
-    return models
+    return trained_models(config, task)
 
 
 def baseline_settings(*keys):
@@ -184,6 +181,17 @@ def synthetic_outputs():
 
 def download_md5(wildcards):
     return RESOURCES[FILE_TO_RESOURCE[wildcards.file]]["md5"]
+
+
+def download_sha256(wildcards):
+    return RESOURCES[FILE_TO_RESOURCE[wildcards.file]].get("sha256")
+
+
+def download_max_bytes(wildcards):
+    """Upper bound of one download: the resource's own max_mb, else data.download.max_mb."""
+    entry = RESOURCES[FILE_TO_RESOURCE[wildcards.file]]
+    mb = entry.get("max_mb", config["data"]["download"].get("max_mb"))
+    return None if mb is None else int(mb * 1e6)
 
 
 def download_url(wildcards):

@@ -42,6 +42,8 @@ rule download:
     params:
         url=download_url,
         md5=download_md5,
+        sha256=download_sha256,
+        max_bytes=download_max_bytes,
         retries=config["data"]["download"]["retries"],
         timeout=config["data"]["download"]["timeout_s"],
         code=script_code("data/download.py"),
@@ -62,6 +64,8 @@ rule download_unpinned:
     params:
         url=download_url,
         md5=None,
+        sha256=download_sha256,
+        max_bytes=download_max_bytes,
         retries=config["data"]["download"]["retries"],
         timeout=config["data"]["download"]["timeout_s"],
         code=script_code("data/download.py"),

@@ -274,3 +274,49 @@ def test_table_schema_rejects_folder_paths_and_bad_cell_names(config):
     config = table_config(config)
     config["data"]["table"]["activity"] = {"K 562": "lfc"}
     assert "On instance['data']['table']" in schema_error(config)
+
+
+# ------------------------------------------------------------ contradictions found by probing
+
+
+def test_a_motif_source_with_lrp_on_a_model_that_is_no_head_is_named(config):
+    config["motifs"]["sources"] = [{"model": "sparse_attention_5", "method": "lrp"}]
+    with pytest.raises(InputError, match=re.escape("motifs.sources[0] (sparse_attention_5, lrp): LRP rules exist")):
+        check_config(config)
+
+
+def test_explained_models_must_be_trained(config):
+    bad = copy.deepcopy(config)
+    bad["heads"]["kinds"] = ["sum"]  # head_conv (the primary model) is no longer trained
+    with pytest.raises(InputError, match="attribution.models: \\['head_conv'\\] are not trained"):
+        check_config(bad)
+    bad["attribution"]["models"] = ["head_sum"]
+    with pytest.raises(InputError, match="attribution.primary.model 'head_conv' is not a model the run trains"):
+        check_config(bad)
+    bad = copy.deepcopy(config)
+    bad["motifs"]["sources"] = [{"model": "head_mean", "method": "lrp"}]
+    bad["heads"]["kinds"] = ["conv"]
+    with pytest.raises(InputError, match="motifs.sources\\[0\\] \\(head_mean, lrp\\): head_mean is not a model"):
+        check_config(bad)
+
+
+def test_kept_chromosomes_must_be_in_the_sizes_file(config, tmp_path):
+    (tmp_path / "sizes.tsv").write_text("chr1\t1000\nchr2\t900\n")
+    config["data"]["synthetic"]["chrom_sizes"] = "sizes.tsv"
+    config["chromosomes"] = ["chr1", "chr2", "chrZZ", "chr19", "chr21", "chrX", "chr7", "chr13"]
+    with pytest.raises(InputError, match=re.escape("config chromosomes ['chrZZ', 'chr19'")) as caught:
+        check_config(config, base_dir=tmp_path)
+    assert caught.value.path == f"{tmp_path}/sizes.tsv"
+
+
+def test_download_entries_accept_sha256_and_reject_folder_names(config):
+    entry = config["data"]["download"]["ccres"]
+    entry["sha256"] = "a" * 64
+    validate(config, SCHEMA)
+    for name in (".", ".."):
+        bad = copy.deepcopy(config)
+        bad["data"]["download"]["ccres"]["file"] = name
+        assert "does not match" in schema_error(bad)
+    bad = copy.deepcopy(config)
+    bad["data"]["download"]["ccres"]["sha256"] = "xyz"
+    assert "does not match" in schema_error(bad) or "is not valid" in schema_error(bad)

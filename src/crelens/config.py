@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from crelens.errors import InputError
+from crelens.names import HEAD_MODELS, JOINT
 
 
 def check_splits(splits: dict, chromosomes: list[str]) -> None:
@@ -109,15 +110,83 @@ def _check_table(config: dict) -> None:
         raise InputError(None, "data.table: promoters / ccres need data.table.genome (the FASTA they refer to)")
 
 
-def check_config(config: dict) -> None:
-    """Raise InputError naming the first pair of settings that contradict each other."""
+def trained_models(config: dict, task: str) -> list[str]:
+    """Every model the run trains for `task`: the heads, then the baselines (the joint model only
+    when both tasks run; distilled students only for `baselines.distillation.tasks`)."""
+    tasks = config["heads"]["tasks"]
+    if task not in tasks:
+        return []
+    models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
+    distilled = config["baselines"]["distillation"].get("tasks", tasks)
+    for name in config["baselines"]["models"]:
+        if name == JOINT and not {"mpra", "epi"} <= set(tasks):
+            continue
+        if name.startswith("sparse_distilled_") and task not in distilled:
+            continue
+        models.append(name)
+    return models
+
+
+def _check_explained_models(config: dict) -> None:
+    """Attribution and motif sources must be models the run trains; LRP needs a Caduceus head."""
+    attribution = config["attribution"]
+    for task in attribution["tasks"]:
+        missing = [m for m in attribution["models"] if m not in trained_models(config, task)]
+        if missing:
+            raise InputError(
+                None, f"attribution.models: {missing} are not trained for {task} (heads.kinds / baselines.models)"
+            )
+    primary = attribution["primary"]
+    if primary["model"] not in trained_models(config, primary["task"]):
+        raise InputError(
+            None,
+            f"attribution.primary.model {primary['model']!r} is not a model the run trains for {primary['task']} "
+            "(heads.kinds / baselines.models)",
+        )
+    for i, source in enumerate(config["motifs"]["sources"]):
+        where = f"motifs.sources[{i}] ({source['model']}, {source['method']})"
+        for task in config["motifs"]["tasks"]:
+            if source["model"] not in trained_models(config, task):
+                raise InputError(None, f"{where}: {source['model']} is not a model the run trains for {task}")
+        if source["method"] == "lrp" and source["model"] not in HEAD_MODELS:
+            raise InputError(None, f"{where}: LRP rules exist for Caduceus heads (head_*) only")
+
+
+def _sizes_names(path) -> set[str]:
+    """Chromosome names of a sizes file (first column), read without pandas (DAG parse stays light)."""
+    names = set()
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip() and not line.startswith("#"):
+                names.add(line.split()[0])
+    return names
+
+
+def check_config(config: dict, base_dir=None) -> None:
+    """Raise InputError naming the first pair of settings that contradict each other.
+
+    `base_dir`: where relative paths shipped with the workflow (the synthetic sizes file) live.
+    """
     chromosomes = config["chromosomes"]
     check_splits(config["splits"], chromosomes)
     if config["data"]["source"] == "table":
         _check_table(config)
     else:
         _check_synthetic(config)
+    if config["data"]["source"] == "synthetic" and base_dir is not None:
+        sizes = config["data"]["synthetic"]["chrom_sizes"]
+        path = sizes if sizes.startswith("/") else f"{base_dir}/{sizes}"
+        try:
+            known = _sizes_names(path)
+        except OSError as exc:
+            raise InputError(path, f"data.synthetic.chrom_sizes cannot be read ({exc.strerror})") from None
+        missing = [c for c in chromosomes if c not in known]
+        if missing:
+            raise InputError(
+                path, f"config chromosomes {missing} are not in this sizes file (data.synthetic.chrom_sizes)"
+            )
     _check_rest(config)
+    _check_explained_models(config)
 
 
 def _check_synthetic(config: dict) -> None:

@@ -146,3 +146,21 @@ def test_malformed_digest_is_rejected_before_fetching(served):
     root, out = served
     with pytest.raises(DownloadError, match="not a hex md5"):
         fetch("http://127.0.0.1:9/data.bin", out / "data.bin", md5="abc")
+
+
+def test_an_oversized_body_is_refused_without_retry(served):
+    root, out = served
+    requests = []
+    with serve(root, requests=requests) as base:
+        with pytest.raises(DownloadError, match="more than the limit of 100"):
+            fetch(f"{base}/data.bin", out / "data.bin", max_bytes=100)
+    assert requests == ["data.bin"] and list(out.iterdir()) == []
+
+
+def test_part_files_of_a_killed_download_are_removed_on_the_next_run(served):
+    root, out = served
+    stale = out / ".data.bin.abc123.part"  # what atomic_path leaves when the process is SIGKILLed
+    stale.write_bytes(b"half a file")
+    with serve(root) as base:
+        fetch(f"{base}/data.bin", out / "data.bin")
+    assert list(out.iterdir()) == [out / "data.bin"]

@@ -153,7 +153,7 @@ def test_fasta_missing_file(tmp_path):
 def test_fasta_binary_file(tmp_path):
     path = tmp_path / "g.fa"
     path.write_bytes(b">a\nAC\xffGT\n")
-    expect_input_error(lambda: read_fasta(path), path, "non-ASCII")
+    expect_input_error(lambda: read_fasta(path), path, "non-ASCII byte 0xff at byte offset 5", 2)
 
 
 @pytest.mark.parametrize("name", ["g.fa.gz", "g.fa"])  # gzip detected by magic bytes, not name
@@ -451,7 +451,7 @@ def test_lentimpra_missing_columns(tmp_path, contigs):
 def test_lentimpra_non_numeric_expression(tmp_path, contigs, field, value):
     path = lenti_table(tmp_path, [lenti_row("E1"), lenti_row("E2", **{field: value})])
     column = "expression" if field == "expr" else "averaged_expression"
-    expect_input_error(lambda: read_lentimpra(path, contigs), path, f"{column} is not a number", line=3)
+    expect_input_error(lambda: read_lentimpra(path, contigs), path, f"{column} is not a finite number", line=3)
 
 
 @pytest.mark.parametrize("seq", [SEQ[:50] + "X" + SEQ[51:], SEQ + " ", "ACGU"])
@@ -542,3 +542,28 @@ def test_planted_motifs_read_back_as_the_simulator_writes_them(tmp_path):
     expect_input_error(
         lambda: read_planted_motifs(tmp_path / "missing.bed"), tmp_path / "missing.bed", "does not exist"
     )
+
+
+# -------------------------------------------------------------- defects found by probing
+
+
+@pytest.mark.parametrize("bad", ["inf", "-inf", "nan", "", "high"])
+def test_lentimpra_activity_must_be_finite(tmp_path, contigs, bad):
+    path = lenti_table(tmp_path, [lenti_row(), lenti_row("E2", avg=bad)])
+    expect_input_error(lambda: read_lentimpra(path, contigs), path, "not a finite number", 3)
+
+
+@pytest.mark.parametrize(("start", "end"), [(300, 100), (-5, 100), (100, 100)])
+def test_lentimpra_coordinates_are_checked_like_bed_intervals(tmp_path, contigs, start, end):
+    path = lenti_table(tmp_path, [lenti_row(start=start, end=end)])
+    expect_input_error(lambda: read_lentimpra(path, contigs), path, "invalid interval", 2)
+
+
+def test_fasta_binary_byte_is_located_in_the_file_not_in_a_read_buffer(tmp_path):
+    path = tmp_path / "g.fa"
+    lines = [b">a\n"] + [b"ACGTACGTAC" * 6 + b"\n"] * 5000 + [b"AC\xffGT\n"]
+    path.write_bytes(b"".join(lines))
+    offset = sum(len(x) for x in lines[:-1]) + 2
+    with pytest.raises(InputError) as caught:
+        read_fasta(path)
+    assert caught.value.line == 5002 and f"byte 0xff at byte offset {offset}" in str(caught.value)

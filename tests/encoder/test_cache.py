@@ -116,8 +116,13 @@ def test_corrupt_shard_is_detected(table, tmp_path):
     data = bytearray(shard.read_bytes())
     data[-1] ^= 0xFF
     shard.write_bytes(bytes(data))
-    with pytest.raises(InputError, match="checksum"):
-        EmbeddingCache(tmp_path / "manifest.json", verify=True)
+    with pytest.raises(InputError, match="checksum differs .* rerun the cache_embeddings job") as caught:
+        EmbeddingCache(tmp_path / "manifest.json")  # every reader verifies by default
+    assert caught.value.path == str(shard)
+    shard.unlink()
+    with pytest.raises(InputError, match="cache shard is missing") as caught:
+        EmbeddingCache(tmp_path / "manifest.json")
+    assert caught.value.path == str(shard)
 
 
 def test_duplicate_ids_are_refused(table, tmp_path):

@@ -68,7 +68,6 @@ def inputs(tmp_path):
                     "flops_per_sequence": 2e6,
                     "best_epoch": 3,
                     "epochs_run": 5,
-                    "train_seconds": 1.0,
                     "val_metric": "x",
                     "val_value": 0.5,
                 }

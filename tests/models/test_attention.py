@@ -262,10 +262,10 @@ def test_count_parameters_matches_a_hand_count():
         + (d * 4 * d + 4 * d)
         + (4 * d * d + d)  # feed-forward
         + 2 * d  # final norm
-        + (d + 1)  # attention-pool scorer
+        + d  # attention-pool scorer (no bias: the softmax would cancel it)
         + (2 * d * n + n)  # output
     )
-    assert hand == 359
+    assert hand == 358
     assert count_parameters(model, trainable=True) == hand
     sparse = SparseAttentionModel(n, 0.5, length=length, d_model=d, n_heads=2, kernel=kernel)
     assert count_parameters(sparse, trainable=True) == hand + d + 1  # plus the position scorer
@@ -276,3 +276,16 @@ def test_count_parameters_matches_a_hand_count():
 def test_default_models_are_small():
     assert 80_000 < count_parameters(AttentionModel(3), trainable=True) < 1_000_000
     assert 80_000 < count_parameters(SparseAttentionModel(3, 0.1), trainable=True) < 1_000_000
+
+
+def test_the_attention_pool_has_no_dead_bias():
+    """A bias on the pooling score shifts every token's logit equally; the softmax cancels it, so
+    its gradient is zero analytically. The pool has none, and a shift of the scores changes nothing."""
+    from crelens.models.attention import TokenPool
+
+    pool = TokenPool(8)
+    assert pool.score.bias is None
+    h = torch.randn(2, 5, 8)
+    base = pool(h)
+    shifted = torch.softmax(pool.score(h) + 3.0, dim=1)
+    torch.testing.assert_close(torch.cat([h.mean(1), (shifted * h).sum(1)], -1), base)

@@ -47,7 +47,7 @@ def test_regression_learns_linear_function():
     result = train_model(model, xt, yt, xv, yv, task="regression", max_epochs=30, patience=5, log=lines.append)
     assert isinstance(result, TrainResult)
     assert result.best_metric > 0.9
-    assert list(result.curve.columns) == ["epoch", "train_loss", "val_metric", "seconds"]
+    assert list(result.curve.columns) == ["epoch", "train_loss", "val_metric"]
     assert len(lines) >= len(result.curve) and "train_loss" in lines[0] and "val_" in lines[0]
     assert result.curve["train_loss"].iloc[-1] < result.curve["train_loss"].iloc[0]
     # the model is left holding the best epoch's weights
@@ -357,3 +357,15 @@ def test_constant_schedule_keeps_the_rate_and_augmentation_sees_training_batches
     assert (
         torch.from_numpy(x[:10, 0]).any() and model(torch.from_numpy(x[:10, 0])).std() > 0
     )  # validation rows untouched
+
+
+def test_a_non_finite_loss_stops_training_and_names_the_batch():
+    """An inf target (or a diverged model) must not train an all-NaN model that later passes as
+    trained: the loop stops at the first non-finite loss, naming the epoch, step and rows."""
+    xt, yt = regression_data(64, seed=1)
+    xv, yv = regression_data(16, seed=2)
+    yt[5, 0] = np.inf
+    with pytest.raises(
+        FloatingPointError, match=r"non-finite training loss .* epoch 1, step \d+; batch rows \[.*\b5\b"
+    ):
+        train_model(head(), xt, yt, xv, yv, task="regression", max_epochs=2, patience=2, batch_size=64)

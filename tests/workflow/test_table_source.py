@@ -59,6 +59,23 @@ def test_a_rerun_of_the_table_run_has_nothing_to_do(table_run):
     assert proc.returncode == 0 and "Nothing to be done" in proc.output, describe(proc)
 
 
+def test_two_runs_write_byte_identical_results(table_run, tmp_path):
+    """Every file under results/ except logs/ and benchmarks/ (wall-clock timings live there):
+    models, predictions, attributions, TF-MoDISco, tables and figures."""
+    library().to_csv(tmp_path / "library.tsv", sep="\t", index=False)
+    proc = snakemake(tmp_path, configfile=TABLE)
+    assert proc.returncode == 0, describe(proc)
+
+    def results(root: Path) -> list[Path]:
+        files = (p.relative_to(root) for p in (root / "results").rglob("*") if p.is_file())
+        return sorted(p for p in files if p.parts[1] not in {"logs", "benchmarks", "predict"})
+
+    first = results(table_run)
+    assert first == results(tmp_path) and len(first) > 150
+    differ = [str(p) for p in first if (table_run / p).read_bytes() != (tmp_path / p).read_bytes()]
+    assert not differ, differ
+
+
 def test_predict_scores_a_fasta_with_a_trained_model(table_run):
     rng = np.random.default_rng(3)
     records = {f"new{i}": "".join(rng.choice(list("ACGT"), 120)) for i in range(4)}

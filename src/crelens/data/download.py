@@ -54,6 +54,7 @@ def download(
     timeout: float = 60.0,
     backoff: float = 1.0,
     chunk_size: int = 1 << 20,
+    max_bytes: int | None = None,
     log: logging.Logger | None = None,
 ) -> dict:
     """Fetch url to dest atomically; returns {"path", "bytes", "md5", "sha256", "seconds"}.
@@ -62,10 +63,14 @@ def download(
     transiently is followed by a pause of `backoff * 2**k` seconds. `timeout` bounds each
     network operation (connect, one read), not the whole transfer. Without `md5` or
     `sha256` the file is accepted as is and its sha256 is logged so it can be pinned.
-    `seconds` in the result is the wall time of the whole call, retries included.
+    `seconds` in the result is the wall time of the whole call, retries included. `max_bytes`
+    bounds the body: a server that announces or sends more stops the download (no retry).
+    Temporary files of earlier downloads of `dest` that were killed (SIGKILL leaves them) are
+    removed first.
     """
     log = log or _log
     dest = Path(dest)
+    remove_stale_parts(dest, log)
     expected = {"md5": md5, "sha256": sha256}
     for name, digest in expected.items():
         if digest is not None:
@@ -80,7 +85,9 @@ def download(
     for attempt in range(tries):
         try:
             with atomic_path(dest) as tmp:
-                result = _fetch_once(url, tmp, dest, timeout=timeout, chunk_size=chunk_size, log=log)
+                result = _fetch_once(
+                    url, tmp, dest, timeout=timeout, chunk_size=chunk_size, max_bytes=max_bytes, log=log
+                )
                 _check_gzip(tmp, dest)
                 _check_digests(result, expected)
             break
@@ -112,14 +119,32 @@ def download(
     }
 
 
-def run_download(url: str, out, *, md5: str | None, retries: int, timeout: float) -> dict:
+def remove_stale_parts(dest: Path, log) -> None:
+    """Delete `.<name>.*.part` files beside `dest`: the temporary files of killed earlier tries."""
+    if not dest.parent.is_dir():
+        return
+    for stale in dest.parent.glob(f".{dest.name}.*.part"):
+        log.info("removing %s, left by an interrupted download", stale)
+        stale.unlink(missing_ok=True)
+
+
+def run_download(
+    url: str,
+    out,
+    *,
+    md5: str | None,
+    retries: int,
+    timeout: float,
+    sha256: str | None = None,
+    max_bytes: int | None = None,
+) -> dict:
     """The `download` / `download_unpinned` job: one source file, checked and written atomically."""
-    result = download(url, out, md5=md5, retries=retries, timeout=timeout)
+    result = download(url, out, md5=md5, sha256=sha256, retries=retries, timeout=timeout, max_bytes=max_bytes)
     _log.info("downloaded %s", result)
     return result
 
 
-def _fetch_once(url: str, tmp: Path, dest: Path, *, timeout: float, chunk_size: int, log) -> dict:
+def _fetch_once(url: str, tmp: Path, dest: Path, *, timeout: float, chunk_size: int, max_bytes=None, log) -> dict:
     """One try: stream url into tmp, hashing as it goes; raise _Transient for a retryable failure."""
     # identity: the file we keep and hash must be the bytes the server stores, not a re-encoding.
     headers = {"User-Agent": "crelens", "Accept-Encoding": "identity"}
@@ -140,6 +165,9 @@ def _fetch_once(url: str, tmp: Path, dest: Path, *, timeout: float, chunk_size: 
 
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None
+    if max_bytes is not None and total is not None and total > max_bytes:
+        response.close()
+        raise DownloadError(url, dest, f"the server announces {total} bytes, more than the limit of {max_bytes}")
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     got = 0
     started = last_report = time.monotonic()
@@ -154,6 +182,10 @@ def _fetch_once(url: str, tmp: Path, dest: Path, *, timeout: float, chunk_size: 
                 raise _Transient(f"{_truncated(got, total)} ({err!r})") from None
             if not chunk:
                 break
+            if max_bytes is not None and got + len(chunk) > max_bytes:
+                raise DownloadError(
+                    url, dest, f"the body exceeds the limit of {max_bytes} bytes (data.download.max_mb)"
+                )
             out.write(chunk)
             md5.update(chunk)
             sha256.update(chunk)

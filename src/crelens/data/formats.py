@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crelens.atomic import atomic_open
@@ -36,6 +37,7 @@ LENTIMPRA_COLUMNS = (
     "fold",
 )
 _MISSING_CHROM = {"", "NA", "nan", "None", "."}
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 # The offline world's truth: every planted motif instance, one BED line each (score = 1000 x the
 # instance's match strength; element / element_type = where it was planted).
 PLANTED_MOTIF_COLUMNS = (
@@ -65,8 +67,27 @@ def open_text(path) -> Iterator[str]:
             yield from handle
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
         raise InputError(path, f"unreadable or truncated compressed file ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"non-ASCII byte at offset {exc.start}: not a text file of this format") from exc
+    except UnicodeDecodeError:
+        offset, line, byte = _first_non_ascii(path, opener)
+        where = "byte offset" if opener is open else "byte offset in the decompressed text"
+        raise InputError(
+            path, f"non-ASCII byte 0x{byte:02x} at {where} {offset}: not a text file of this format", line
+        ) from None
+
+
+def _first_non_ascii(path, opener) -> tuple[int, int, int]:
+    """(offset, line, byte) of the first byte above 0x7f; read again only when decoding failed,
+    because the decoder's position is one inside its read buffer, not in the file."""
+    offset, line = 0, 1
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            match = _NON_ASCII.search(chunk)
+            if match is not None:
+                bad = match.start()
+                return offset + bad, line + chunk.count(b"\n", 0, bad), chunk[bad]
+            offset += len(chunk)
+            line += chunk.count(b"\n")
+    return offset, line, 0
 
 
 # ----------------------------------------------------------------------------------------- FASTA
@@ -189,12 +210,32 @@ class Contigs:
         return cls(dict(zip(table.contig, table.length)), table.contig[table.kept], source=str(path))
 
     def check(self, path, line: int, chrom: str, start: int | None = None, end: int | None = None) -> bool:
-        """True if the interval is on a kept contig; False if on a dropped one; raise if invalid."""
+        """True if the interval is on a kept contig; False if on a dropped one; raise if invalid
+        (0 <= start < end <= the chromosome's length, on a contig of the genome)."""
+        if start is not None and end is not None:
+            check_interval(path, line, start, end)
         if chrom not in self.lengths:
             raise InputError(path, f"unknown chromosome '{chrom}' (not in {self.source})", line)
         if end is not None and end > self.lengths[chrom]:
             raise InputError(path, f"end {end} is beyond the end of {chrom} (length {self.lengths[chrom]})", line)
         return chrom in self.kept_set
+
+
+def check_interval(path, line: int, start: int, end: int) -> None:
+    """0-based, half-open coordinates must satisfy 0 <= start < end (every reader of intervals)."""
+    if start < 0 or end <= start:
+        raise InputError(path, f"invalid interval start={start} end={end} (need 0 <= start < end)", line)
+
+
+def finite_numbers(values: pd.Series, path, column: str, lines) -> pd.Series:
+    """`values` as floats; the first one that is not a finite number (text, empty, NaN, inf) stops
+    the run with the file, line and column. One check for every numeric input column."""
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    bad = ~np.isfinite(numbers.to_numpy())
+    if bad.any():
+        i = int(bad.argmax())
+        raise InputError(path, f"{column} is not a finite number: {values.iloc[i]!r}", int(list(lines)[i]))
+    return numbers
 
 
 def read_bed(path, columns: list[str], contigs: Contigs, *, kind: str = "BED") -> pd.DataFrame:
@@ -217,8 +258,6 @@ def read_bed(path, columns: list[str], contigs: Contigs, *, kind: str = "BED") -
             start, end = int(fields[1]), int(fields[2])
         except ValueError:
             raise InputError(path, f"non-integer coordinates {fields[1]!r}, {fields[2]!r}", number) from None
-        if start < 0 or end <= start:
-            raise InputError(path, f"invalid interval start={start} end={end} (need 0 <= start < end)", number)
         if not contigs.check(path, number, fields[0], start, end):
             dropped += 1
             continue
@@ -292,12 +331,7 @@ def read_lentimpra(path, contigs: Contigs) -> pd.DataFrame:
     if frame.empty:
         raise InputError(path, "table has no rows")
     for column in ("expression", "averaged_expression"):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna()
-        if bad.any():
-            row = frame[bad].iloc[0]
-            raise InputError(path, f"{column} is not a number: {row[column]!r}", int(row.line_no))
-        frame[column] = values
+        frame[column] = finite_numbers(frame[column], path, column, frame.line_no)
     for row in frame.itertuples():
         bad = first_invalid(row.seq)
         if bad >= 0 or not row.seq:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crelens.data.formats import finite_numbers
 from crelens.errors import InputError
 from crelens.sequences import LENTIMPRA_ADAPTOR_3, LENTIMPRA_ADAPTOR_5, first_invalid, strip_adaptors
 
@@ -118,14 +119,7 @@ def read_activity_table(path, spec: dict) -> pd.DataFrame:
         inserts.append(seq)
     out["insert"] = inserts
     for cell, column in spec["activity"].items():
-        values = pd.to_numeric(frame[column], errors="coerce").astype(float)
-        bad = ~values.map(math.isfinite)
-        if bad.any():
-            i = int(bad.to_numpy().argmax())
-            raise InputError(
-                path, f"activity {column!r} (cell {cell}) is not a finite number: {frame[column].iloc[i]!r}", lines[i]
-            )
-        out[cell] = values.to_numpy()
+        out[cell] = finite_numbers(frame[column], path, f"activity {column!r} (cell {cell})", lines).to_numpy()
     for key, target in (("chromosome", "chrom"), ("variant_of", "variant_of")):
         column = spec.get(key)
         out[target] = frame[column].fillna("").astype(str).str.strip().to_numpy() if column else ""

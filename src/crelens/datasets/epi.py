@@ -69,6 +69,11 @@ def build_epi(
     contigs = Contigs.from_table(contigs_tsv)
     promoters = read_promoters(promoters_bed, contigs)
     ccres = read_ccres(ccres_bed, contigs)
+    # An empty source is the file's fault, not the configuration's: say so before splitting.
+    if promoters.empty:
+        raise InputError(promoters_bed, "no promoter on the kept chromosomes (empty promoter BED?)")
+    if not (ccres.ccre_class == "dELS").any():
+        raise InputError(ccres_bed, "no dELS cCRE (enhancer) on the kept chromosomes (empty cCRE BED?)")
     gaps = pd.read_csv(gaps_bed, sep="\t", names=["chrom", "start", "end"], dtype={"chrom": str})
 
     prom = _windows(promoters, promoters.tss, width).assign(label="promoter", seq_id=promoters.name)

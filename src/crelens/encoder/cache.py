@@ -146,9 +146,10 @@ def write_cache(
 
 
 class EmbeddingCache:
-    """Read-only, memory-mapped view of a complete cache (what head training reads)."""
+    """Read-only, memory-mapped view of a complete cache (what head training reads); every shard
+    is checked against the manifest's SHA-256 when the cache is opened (`verify=False` skips it)."""
 
-    def __init__(self, manifest_path, verify: bool = False):
+    def __init__(self, manifest_path, verify: bool = True):
         manifest_path = Path(manifest_path)
         if not manifest_path.exists():
             raise InputError(manifest_path, "embedding cache manifest does not exist (cache incomplete?)")
@@ -161,8 +162,13 @@ class EmbeddingCache:
         self.shards = []
         for shard in self.manifest["shards"]:
             path = self.folder / shard["file"]
+            rebuild = f"delete {self.folder} and rerun the cache_embeddings job to rebuild it"
+            if not path.exists():
+                raise InputError(path, f"cache shard is missing; {rebuild}")
+            # Shards are tens of MB (about a second per GB to hash), so checking them on every open
+            # costs little and catches a shard altered or truncated after the manifest was written.
             if verify and sha256_file(path) != shard["sha256"]:
-                raise InputError(path, "shard checksum differs from the manifest (modified or corrupt)")
+                raise InputError(path, f"shard checksum differs from the manifest (modified or corrupt); {rebuild}")
             self.shards.append((shard["start"], shard["stop"], np.load(path, mmap_mode="r")))
         self.shape = tuple(self.manifest["shape"])
 

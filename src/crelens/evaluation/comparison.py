@@ -130,7 +130,6 @@ def run_compare_models(
                 "flops_per_sequence": info.get("flops_per_sequence"),
                 "best_epoch": info.get("best_epoch"),
                 "epochs_run": info.get("epochs_run"),
-                "train_seconds": info.get("train_seconds"),
                 "val_metric": info.get("val_metric"),
                 "val_value": info.get("val_value"),
             }

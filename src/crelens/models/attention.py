@@ -34,8 +34,8 @@ numbers under load were 2–3× higher):
     JointModel (one task per call)         6.2–7.3 ms/seq
 Forward FLOPs per sequence (`crelens.models.flops.count_flops`, n_outputs 3): AttentionModel
 155.8 M (92.2 M of it the 600 × 600 attention), SparseAttentionModel 7.9 / 11.5 / 20.2 M at
-keep_share 0.05 / 0.10 / 0.20. Trainable parameters: AttentionModel 92,868; SparseAttentionModel
-92,933 (+ the scorer); JointModel 92,481 shared + per task 64 (task vector) + 129·n_outputs (head).
+keep_share 0.05 / 0.10 / 0.20. Trainable parameters: AttentionModel 92,867; SparseAttentionModel
+92,932 (+ the scorer); JointModel 92,480 shared + per task 64 (task vector) + 129·n_outputs (head).
 """
 
 from __future__ import annotations
@@ -138,7 +138,9 @@ class TokenPool(nn.Module):
 
     def __init__(self, d_model: int):
         super().__init__()
-        self.score = nn.Linear(d_model, 1)
+        # No bias: it would shift every token's logit by the same amount, which the softmax
+        # cancels, so its gradient is zero analytically (a dead parameter).
+        self.score = nn.Linear(d_model, 1, bias=False)
         self.out_features = 2 * d_model
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:

@@ -369,6 +369,11 @@ def train_tasks(
                     if augment is not None:  # training batches only; validation sees the data as it is
                         view = augment(view, generator)
                     loss = data.batch_loss(view, idx, device)
+                    if not torch.isfinite(loss):  # NaN or inf in the data or a diverged model
+                        raise FloatingPointError(
+                            f"non-finite training loss ({float(loss)}) at epoch {epoch}, step {step}; "
+                            f"batch rows {sorted(int(i) for i in idx)[:20]} of the training set"
+                        )
                     loss.backward()
                     opt.step()
                     total += float(loss.detach()) * len(idx)
@@ -378,7 +383,8 @@ def train_tasks(
             finite = [m for m in task_metrics if not math.isnan(m)]
             metric = float(np.mean(finite)) if len(finite) == len(task_metrics) else float("nan")
             seconds = time.perf_counter() - started
-            row = {"epoch": epoch, "train_loss": train_loss, "val_metric": metric, "seconds": seconds}
+            # wall-clock seconds go to the log only: curve.tsv is reproduced byte for byte
+            row = {"epoch": epoch, "train_loss": train_loss, "val_metric": metric}
             if len(tasks) > 1:
                 row.update({f"val_{i}": m for i, m in enumerate(task_metrics)})
             rows.append(row)
@@ -399,7 +405,7 @@ def train_tasks(
                 emit(f"early stop after epoch {epoch}: no improvement for {patience} epochs (best epoch {best_epoch})")
                 break
     model.load_state_dict(best_state)
-    columns = ["epoch", "train_loss", "val_metric", "seconds"] + (
+    columns = ["epoch", "train_loss", "val_metric"] + (
         [f"val_{i}" for i in range(len(tasks))] if len(tasks) > 1 else []
     )
     curve = pd.DataFrame(rows, columns=columns)

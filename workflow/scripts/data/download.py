@@ -8,6 +8,8 @@ with logged(snakemake.log[0]):
         snakemake.params.url,
         snakemake.output[0],
         md5=snakemake.params.md5,
+        sha256=snakemake.params.sha256,
+        max_bytes=snakemake.params.max_bytes,
         retries=snakemake.params.retries,
         timeout=snakemake.params.timeout,
     )
