@@ -32,10 +32,9 @@ from crelens.names import (
 from crelens.provenance import code_fingerprint, derive_seed
 
 try:
-    resolve_table_source(
-        config
-    )  # table runs: cells from the table, EPI only with a genome
-    check_config(config)
+    # table runs: cells from the table, EPI only with a genome
+    resolve_table_source(config)
+    check_config(config, base_dir=workflow.basedir)
 except InputError as exc:
     raise WorkflowError(
         f"invalid configuration: {exc.problem if exc.path is None else exc}"

@@ -43,3 +43,16 @@ def test_epi_weight_mode_and_empty_class(built):
             config["splits"],
             7,
         )
+
+
+def test_an_empty_source_bed_is_blamed_on_the_file(built, tmp_path):
+    config, _, paths, *_ = built
+    args = (paths["gaps"], config["datasets"]["epi"], config["splits"], 7)
+    empty = tmp_path / "promoters.bed"
+    empty.write_text("")
+    with pytest.raises(InputError, match="no promoter on the kept chromosomes") as caught:
+        build_epi(paths["genome"], paths["contigs"], empty, paths["ccres"], *args)
+    assert caught.value.path == str(empty)
+    with pytest.raises(InputError, match="no dELS cCRE") as caught:
+        build_epi(paths["genome"], paths["contigs"], paths["promoters"], empty, *args)
+    assert caught.value.path == str(empty)
