@@ -26,7 +26,8 @@ def test_every_library_module_has_its_test_module():
 
 
 def test_every_test_module_mirrors_a_library_module():
-    """A test module outside tests/workflow names the library module it tests (no orphans)."""
+    """A test module outside tests/workflow and tests/faults (suites of the whole workflow) names the
+    library module it tests (no orphans)."""
     orphans = []
     for test in sorted((REPO / "tests").rglob("test_*.py")):
         relative = test.relative_to(REPO / "tests")

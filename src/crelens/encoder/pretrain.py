@@ -263,7 +263,7 @@ def pretrain(
             loss = loss + settings.annotation_weight * class_loss
             row["train_class_loss"] = class_loss.item()
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite pretraining loss ({float(loss)}) at step {step + 1}")
+            raise FloatingPointError(f"non-finite pretraining loss ({float(loss.detach())}) at step {step + 1}")
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)

@@ -371,7 +371,7 @@ def train_tasks(
                     loss = data.batch_loss(view, idx, device)
                     if not torch.isfinite(loss):  # NaN or inf in the data or a diverged model
                         raise FloatingPointError(
-                            f"non-finite training loss ({float(loss)}) at epoch {epoch}, step {step}; "
+                            f"non-finite training loss ({float(loss.detach())}) at epoch {epoch}, step {step}; "
                             f"batch rows {sorted(int(i) for i in idx)[:20]} of the training set"
                         )
                     loss.backward()
