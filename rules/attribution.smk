@@ -14,8 +14,11 @@ rule attribute:
     conda:
         GPU_ENV
     threads: 1
+    # Peak RSS with attribution.chunk 64 on the default (200 nt): ISM 1.7 GB, SmoothGrad and IG
+    # 1.2-1.3 GB (whole batches: IG 3.7 GB); at 600 nt chunked IG and SmoothGrad 2.3 GB
+    # (benchmarks/bench_attribution_memory.py).
     resources:
-        mem_mb=8000,
+        mem_mb=3000,
         runtime=120,
     params:
         encoder_folder=lambda wildcards, input: (

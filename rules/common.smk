@@ -520,6 +520,7 @@ ATTRIBUTE_SETTINGS = {
         "integrated_gradients",
         "smoothgrad",
         "ism_batch_size",
+        "chunk",
     )
 }
 FAITHFULNESS_SETTINGS = {

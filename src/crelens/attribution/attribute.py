@@ -26,14 +26,23 @@ from crelens.tables import read_table
 log = logging.getLogger(__name__)
 
 
-def _baseline_options(method: str, settings: dict, seed: int) -> dict:
+def _baseline_options(method: str, settings: dict, seed: int, batch: int) -> dict:
+    """Options of a baseline method; `attribution.chunk` bounds the inputs of one forward/backward
+    pass (IG path points, SmoothGrad noisy copies), and with it the job's memory."""
+    chunk = settings.get("chunk")
     if method == "integrated_gradients":
         return {
             "steps": settings["integrated_gradients"]["steps"],
             "baseline": settings["integrated_gradients"]["baseline"],
+            "internal_batch_size": chunk,
         }
     if method == "smoothgrad":
-        return {"samples": settings["smoothgrad"]["samples"], "noise": settings["smoothgrad"]["noise"], "seed": seed}
+        return {
+            "samples": settings["smoothgrad"]["samples"],
+            "noise": settings["smoothgrad"]["noise"],
+            "seed": seed,
+            "samples_batch_size": None if chunk is None else max(1, chunk // batch),
+        }
     if method == "random":
         return {"seed": seed}
     return {}
@@ -73,7 +82,7 @@ def attribute(
             with torch.no_grad():
                 prediction.append(model(x))
         else:
-            options = _baseline_options(method, settings, seed + first)
+            options = _baseline_options(method, settings, seed + first, len(batch))
             relevance.append(torch.stack([BASELINES[method](model, x, o, **options) for o in range(k)], 1))
             with torch.no_grad():
                 prediction.append(model(x))
