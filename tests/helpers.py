@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,3 +92,14 @@ def selection_table() -> pd.DataFrame:
             "label_id": [0, 1] * 6,
         }
     )
+
+
+def vcf_spec_genome(path) -> Path:
+    """A FASTA of chromosome 20 (20 kb, seeded) carrying the REF bases of the two SNVs of the VCF
+    4.2 specification's example (tests/fixtures/vcf42_spec_example.vcf): G at 14370, T at 17330."""
+    rng = np.random.default_rng(1)
+    seq = list(rng.choice(list("ACGT"), 20000))
+    seq[14370 - 1], seq[17330 - 1] = "G", "T"
+    path = Path(path)
+    path.write_text(">20\n" + "".join(seq) + "\n")
+    return path

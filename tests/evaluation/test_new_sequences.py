@@ -21,6 +21,8 @@ from crelens.models.training import predict
 from crelens.sequences import mpra_construct, one_hot_strands
 from crelens.tables import write_table
 
+from helpers import vcf_spec_genome
+
 CELLS = ["K562", "HepG2"]
 LENGTH = 40
 SPEC_VCF = Path(__file__).resolve().parents[1] / "fixtures/vcf42_spec_example.vcf"
@@ -34,22 +36,42 @@ SETTINGS = {
 }
 
 
+ATTENTION = {
+    "model": "attention",
+    "task": "mpra",
+    "outputs": 2,
+    "length": LENGTH,
+    "options": {"d_model": 8, "n_heads": 2},
+}
+HEAD = {"model": "head_conv", "task": "mpra", "outputs": 2, "bins": LENGTH, "dim": 8, "dropout": 0.1}
+
+
+def predict_with(trained: Path, model: str, source, outputs: dict, **extra):
+    """run_predict with one of the `trained` models on the MPRA task (head: its encoder and bins)."""
+    if model == "head_conv":
+        extra = {"encoder_folder": trained / "encoder", "bins": LENGTH, **extra}
+    weights = "head.safetensors" if model == "head_conv" else f"{model}.safetensors"
+    return run_predict(
+        source,
+        outputs,
+        model_path=trained / weights,
+        model_name=model,
+        task="mpra",
+        table_path=trained / "mpra.parquet",
+        cells=CELLS,
+        length=LENGTH,
+        **extra,
+    )
+
+
 @pytest.fixture
 def trained(tmp_path):
     """A one-hot model, a head on a tiny encoder, and the MPRA table they were trained for."""
     torch.manual_seed(0)
-    spec = {
-        "model": "attention",
-        "task": "mpra",
-        "outputs": 2,
-        "length": LENGTH,
-        "options": {"d_model": 8, "n_heads": 2},
-    }
-    save_model(build_model(spec), spec, tmp_path / "attention.safetensors")
+    save_model(build_model(ATTENTION), ATTENTION, tmp_path / "attention.safetensors")
     encoder = CaduceusForMaskedLM(CaduceusConfig(d_model=8, n_layer=1, rcps=True))
     save_caduceus(encoder, tmp_path / "encoder")
-    spec = {"model": "head_conv", "task": "mpra", "outputs": 2, "bins": LENGTH, "dim": 8, "dropout": 0.1}
-    save_model(build_model(spec), spec, tmp_path / "head.safetensors")
+    save_model(build_model(HEAD), HEAD, tmp_path / "head.safetensors")
     write_table(
         pd.DataFrame({"seq_id": ["x"], "sequence": ["A" * LENGTH], "K562": [0.0], "HepG2": [0.0]}),
         tmp_path / "mpra.parquet",
@@ -68,19 +90,8 @@ def test_fasta_predictions_equal_the_model_applied_directly(trained, tmp_path):
     path = fasta(tmp_path / "new.fa", records)
     inputs = [mpra_construct(s, LENGTH) for s in records.values()]
     # one-hot model: forward and reverse complement averaged, as the evaluation predicts
-    table = run_predict(
-        path,
-        {"predictions": tmp_path / "a.tsv"},
-        model_path=trained / "attention.safetensors",
-        model_name="attention",
-        task="mpra",
-        table_path=trained / "mpra.parquet",
-        cells=CELLS,
-        length=LENGTH,
-    )
-    model = build_model(
-        {"model": "attention", "task": "mpra", "outputs": 2, "length": LENGTH, "options": {"d_model": 8, "n_heads": 2}}
-    )
+    table = predict_with(trained, "attention", path, {"predictions": tmp_path / "a.tsv"})
+    model = build_model(ATTENTION)
     model.load_state_dict(load_file(str(trained / "attention.safetensors")))
     expected = predict(model, one_hot_strands(inputs), "regression")
     np.testing.assert_allclose(table[CELLS].to_numpy(), expected, rtol=1e-5, atol=1e-6)
@@ -88,23 +99,10 @@ def test_fasta_predictions_equal_the_model_applied_directly(trained, tmp_path):
     assert list(written.columns) == ["id", *CELLS] and list(written.id) == list(records)
     np.testing.assert_allclose(written[CELLS].to_numpy(), expected, rtol=1e-4, atol=1e-5)
     # head: the encoder's features in float16, both strands, exactly as the cache holds them
-    head = run_predict(
-        path,
-        {"predictions": tmp_path / "h.tsv"},
-        model_path=trained / "head.safetensors",
-        model_name="head_conv",
-        task="mpra",
-        table_path=trained / "mpra.parquet",
-        cells=CELLS,
-        length=LENGTH,
-        encoder_folder=trained / "encoder",
-        bins=LENGTH,
-    )
+    head = predict_with(trained, "head_conv", path, {"predictions": tmp_path / "h.tsv"})
     encode = Features(trained / "encoder", LENGTH, "pad")
     features = np.stack([encode(inputs), encode.reverse(inputs)], 1).astype(np.float16)
-    head_model = build_model(
-        {"model": "head_conv", "task": "mpra", "outputs": 2, "bins": LENGTH, "dim": 8, "dropout": 0.1}
-    )
+    head_model = build_model(HEAD)
     head_model.load_state_dict(load_file(str(trained / "head.safetensors")))
     np.testing.assert_allclose(
         head[CELLS].to_numpy(), predict(head_model, features, "regression"), rtol=1e-5, atol=1e-6
@@ -114,25 +112,12 @@ def test_fasta_predictions_equal_the_model_applied_directly(trained, tmp_path):
 def test_fasta_record_longer_than_the_input_is_named(trained, tmp_path):
     path = fasta(tmp_path / "long.fa", {"ok": "ACGT", "too_long": "A" * (LENGTH + 1)})
     with pytest.raises(InputError, match="'too_long' is 41 nt"):
-        run_predict(
-            path,
-            {"predictions": tmp_path / "p.tsv"},
-            model_path=trained / "attention.safetensors",
-            model_name="attention",
-            task="mpra",
-            table_path=trained / "mpra.parquet",
-            cells=CELLS,
-            length=LENGTH,
-        )
+        predict_with(trained, "attention", path, {"predictions": tmp_path / "p.tsv"})
     assert not (tmp_path / "p.tsv").exists()
 
 
 def spec_genome(tmp_path: Path) -> Path:
-    """Chromosome 20 with the REF bases of the VCF 4.2 specification's two SNVs."""
-    rng = np.random.default_rng(1)
-    seq = list(rng.choice(list("ACGT"), 20000))
-    seq[14370 - 1], seq[17330 - 1] = "G", "T"
-    return fasta(tmp_path / "genome.fa", {"20": "".join(seq)})
+    return vcf_spec_genome(tmp_path / "genome.fa")
 
 
 def test_the_vcf_specification_example_gives_two_snvs_and_counts_the_rest():
@@ -144,18 +129,8 @@ def test_the_vcf_specification_example_gives_two_snvs_and_counts_the_rest():
 def test_vcf_windows_centre_the_variant_and_score_alt_minus_ref(trained, tmp_path):
     genome = spec_genome(tmp_path)
     outputs = {"predictions": tmp_path / "v.tsv", "relevance": tmp_path / "r.npz", "bedgraphs": tmp_path / "bg"}
-    table = run_predict(
-        SPEC_VCF,
-        outputs,
-        model_path=trained / "attention.safetensors",
-        model_name="attention",
-        task="mpra",
-        table_path=trained / "mpra.parquet",
-        cells=CELLS,
-        length=LENGTH,
-        genome_path=genome,
-        relevance_method="grad_x_input",
-        settings=SETTINGS,
+    table = predict_with(
+        trained, "attention", SPEC_VCF, outputs, genome_path=genome, relevance_method="grad_x_input", settings=SETTINGS
     )
     chrom = genome.read_text().split("\n")[1]
     ref = chrom[14370 - 1 - LENGTH // 2 : 14370 - 1 + LENGTH // 2]
@@ -178,15 +153,5 @@ def test_vcf_ref_that_disagrees_with_the_genome_stops_the_run(trained, tmp_path)
     vcf = tmp_path / "bad.vcf"
     vcf.write_text(text)
     with pytest.raises(InputError, match="REF C of rs6054257 disagrees with the genome") as caught:
-        run_predict(
-            vcf,
-            {"predictions": tmp_path / "p.tsv"},
-            model_path=trained / "attention.safetensors",
-            model_name="attention",
-            task="mpra",
-            table_path=trained / "mpra.parquet",
-            cells=CELLS,
-            length=LENGTH,
-            genome_path=genome,
-        )
+        predict_with(trained, "attention", vcf, {"predictions": tmp_path / "p.tsv"}, genome_path=genome)
     assert caught.value.line == 14 and not (tmp_path / "p.tsv").exists()

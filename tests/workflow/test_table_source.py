@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import deep_merge
+from helpers import vcf_spec_genome
 from library_table import library
 from snakemake_runner import describe, snakemake
 
@@ -87,16 +88,8 @@ def test_predict_scores_a_fasta_with_a_trained_model(table_run):
     assert np.isfinite(table[["K562", "HepG2"]].to_numpy()).all()
 
 
-def _spec_genome(path: Path) -> Path:
-    rng = np.random.default_rng(1)
-    seq = list(rng.choice(list("ACGT"), 20000))
-    seq[14370 - 1], seq[17330 - 1] = "G", "T"  # the REF bases of the VCF 4.2 specification's SNVs
-    path.write_text(">20\n" + "".join(seq) + "\n")
-    return path
-
-
 def test_predict_scores_vcf_snvs_and_stops_on_a_ref_mismatch(table_run):
-    _spec_genome(table_run / "genome20.fa")
+    vcf_spec_genome(table_run / "genome20.fa")
     (table_run / "spec.vcf").write_text(SPEC_VCF.read_text())
     setting = "predict={input: spec.vcf, genome: genome20.fa, model: malinois, relevance: true}"
     proc = snakemake(table_run, "predict", "--config", setting, configfile=TABLE)

@@ -84,19 +84,17 @@ def build_mpra(
     mpra["start"] = mpra.start.astype(int)
     mpra["end"] = mpra.end.astype(int)
     mpra["split"] = assign_split(mpra.chrom, splits)
-    mpra = drop_cross_split_duplicates(mpra, what="MPRA")
-    if homology:
-        mpra = drop_homologous(mpra, "insert", homology, workdir, "MPRA")
-    for split in SPLITS:
-        if not (mpra.split == split).any():
-            raise InputError(
-                None, f"MPRA set has no sequence in the {split} split: check config splits against the data"
-            )
+    mpra = _without_leaks(
+        mpra,
+        "sequence",
+        homology,
+        workdir,
+        lambda split: InputError(
+            None, f"MPRA set has no sequence in the {split} split: check config splits against the data"
+        ),
+    )
     mpra = mpra.sort_values(["split", "chrom", "start", "seq_id"], key=split_order).reset_index(drop=True)
-
-    ood = wide[~is_variant & ~has_coords].copy().assign(split="ood")
-    train_keys = set(mpra["insert"][mpra.split == "train"].map(canonical))
-    ood = ood[~ood["insert"].map(canonical).isin(train_keys)].reset_index(drop=True)
+    ood = _unseen(wide[~is_variant & ~has_coords], mpra)
 
     variants = wide[is_variant].copy()
     groups = pd.DataFrame([m.groupdict() for m in parsed[is_variant]], index=variants.index)
@@ -110,6 +108,26 @@ def build_mpra(
     columns = ["seq_id", "split", "chrom", "start", "end", *cells, "insert", "sequence"]
     ood = ood.assign(chrom="", start=-1, end=-1)[columns]
     return mpra[columns], pairs, ood
+
+
+def _without_leaks(mpra: pd.DataFrame, column: str, homology, workdir, empty_split) -> pd.DataFrame:
+    """The leak checks every MPRA set gets, whatever split it: sequences identical to a training
+    one (either strand) leave val/test, optionally HashFrag homologs leave test; then no split may
+    be empty (`empty_split(split)` is the error to raise)."""
+    mpra = drop_cross_split_duplicates(mpra, column=column, what="MPRA")
+    if homology:
+        mpra = drop_homologous(mpra, "insert", homology, workdir, "MPRA")
+    for split in SPLITS:
+        if not (mpra.split == split).any():
+            raise empty_split(split)
+    return mpra
+
+
+def _unseen(ood: pd.DataFrame, mpra: pd.DataFrame) -> pd.DataFrame:
+    """The OOD set without sequences that are in training (either strand)."""
+    train_keys = set(mpra["insert"][mpra.split == "train"].map(canonical))
+    ood = ood.assign(split="ood")
+    return ood[~ood["insert"].map(canonical).isin(train_keys)].reset_index(drop=True)
 
 
 def _snv_of(ref: str, alt: str):
@@ -179,19 +197,17 @@ def build_mpra_table(
         mpra["split"] = group_split(mpra["insert"], groups, spec["holdout"], seed).to_numpy()
         log.info("%s: %d groups of %d sequences", how, len(set(groups)), len(mpra))
     log.info("split by %s: %s", how, mpra.split.value_counts().to_dict())
-    mpra = drop_cross_split_duplicates(mpra, column="insert", what="MPRA")
-    if homology:
-        mpra = drop_homologous(mpra, "insert", homology, workdir, "MPRA")
-    for split in SPLITS:
-        if not (mpra.split == split).any():
-            raise InputError(
-                path, f"the {split} split is empty (split by {how}); give more rows or other split settings"
-            )
+    mpra = _without_leaks(
+        mpra,
+        "insert",
+        homology,
+        workdir,
+        lambda split: InputError(
+            path, f"the {split} split is empty (split by {how}); give more rows or other split settings"
+        ),
+    )
     mpra = mpra.sort_values(["split", "chrom", "seq_id"], key=split_order).reset_index(drop=True)
-
-    ood = table[table.designed & ~is_variant].copy().assign(split="ood")
-    train_keys = set(mpra["insert"][mpra.split == "train"].map(canonical))
-    ood = ood[~ood["insert"].map(canonical).isin(train_keys)].reset_index(drop=True)
+    ood = _unseen(table[table.designed & ~is_variant], mpra)
 
     variants = table[is_variant].copy()
     inserts = table.set_index("seq_id")["insert"]

@@ -109,7 +109,14 @@ def kmer_groups(inserts: list[str], k: int, min_shared: float) -> list[int]:
             for b in range(a + 1, len(members)):
                 pair = (members[a], members[b])
                 shared[pair] = shared.get(pair, 0) + 1
-    parent = list(range(len(sets)))
+    smaller = [len(k) for k in sets]
+    linked = [(a, b) for (a, b), count in shared.items() if count >= min_shared * max(1, min(smaller[a], smaller[b]))]
+    return connected_components(len(sets), linked)
+
+
+def connected_components(n: int, pairs) -> list[int]:
+    """Group label per item 0..n-1: items joined by any chain of `pairs` share one label (union-find)."""
+    parent = list(range(n))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -117,10 +124,9 @@ def kmer_groups(inserts: list[str], k: int, min_shared: float) -> list[int]:
             i = parent[i]
         return i
 
-    for (a, b), count in shared.items():
-        if count >= min_shared * max(1, min(len(sets[a]), len(sets[b]))):
-            parent[root(a)] = root(b)
-    return [root(i) for i in range(len(sets))]
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    return [root(i) for i in range(n)]
 
 
 def hashfrag_groups(ids: list[str], inserts: list[str], workdir, score_threshold: float) -> list[int]:
@@ -130,18 +136,8 @@ def hashfrag_groups(ids: list[str], inserts: list[str], workdir, score_threshold
     records = dict(zip(ids, inserts))
     homologous_test_ids(records, records, workdir, score_threshold=score_threshold, log=log.info)
     position = {seq_id: i for i, seq_id in enumerate(ids)}
-    parent = list(range(len(ids)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     pairs = pd.read_csv(f"{workdir}/homologous_pairs.tsv", sep="\t", dtype=str)
-    for a, b in zip(pairs.test_id, pairs.train_id):
-        parent[root(position[a])] = root(position[b])
-    return [root(i) for i in range(len(ids))]
+    return connected_components(len(ids), ((position[a], position[b]) for a, b in zip(pairs.test_id, pairs.train_id)))
 
 
 def group_split(inserts: pd.Series, groups: list[int], shares: dict, seed: int) -> pd.Series:
