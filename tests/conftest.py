@@ -116,3 +116,42 @@ def captured_figures(monkeypatch):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------------
+# Clean runs of the real workflow, made once per session: the workflow tests read them, and the
+# fault suite (tests/faults) uses them as the reference that a repaired rerun must reproduce.
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One complete run of the tiny synthetic config: (workdir, process). Never change it: copy it
+    (snakemake_runner.copy_run) and work on the copy."""
+    from snakemake_runner import describe, snakemake
+
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, describe(proc)
+    return workdir, proc
+
+
+@pytest.fixture(scope="session")
+def table_run(tmp_path_factory):
+    """The whole default target on the tiny library table (tests/workflow/tiny_table.yaml; its own
+    fold column, SNVs, designed rows), with the table as library.tsv in the working directory."""
+    from library_table import library
+    from snakemake_runner import TABLE, describe, snakemake
+
+    workdir = tmp_path_factory.mktemp("table_run")
+    library().to_csv(workdir / "library.tsv", sep="\t", index=False)
+    proc = snakemake(workdir, configfile=TABLE)
+    assert proc.returncode == 0, describe(proc)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def served(simulated, tmp_path_factory):
+    """The tiny world as the download source would serve it: (folder, {file name: md5})."""
+    from download_world import serve_folder
+
+    return serve_folder(simulated[1], tmp_path_factory.mktemp("served"))

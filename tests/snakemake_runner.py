@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 TINY = REPO / "tests/workflow/tiny.yaml"
+TABLE = REPO / "tests/workflow/tiny_table.yaml"
 
 
 def snakemake(workdir, *args, configfile=TINY, env: dict | None = None, timeout: float = 1800):
@@ -56,6 +58,13 @@ def job_stats(output: str) -> dict[str, int]:
         if fields[0] != "total":
             stats[fields[0]] = int(fields[1])
     return stats
+
+
+def copy_run(clean: Path, dest: Path) -> Path:
+    """A private copy of a finished run (results and .snakemake metadata, modification times kept),
+    so that a test can break it without touching the shared clean run."""
+    shutil.copytree(clean, dest, symlinks=True)
+    return dest
 
 
 def part_files(folder: Path) -> list[Path]:

@@ -269,6 +269,23 @@ def test_contradictory_table_settings_are_named(config, table, pretrain, message
         check_config(config)
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_configured_column_missing_from_the_table_header_is_named_before_any_job(config, tmp_path, gzipped):
+    import gzip
+
+    from crelens.config import resolve_table_source
+
+    text = "name\tseq\tlfc\n" + "x\tACGT\t1.0\n"
+    path = tmp_path / ("lib.tsv.gz" if gzipped else "lib.tsv")
+    path.write_bytes(gzip.compress(text.encode()) if gzipped else text.encode())
+    config = table_config(config, path=str(path), id="name")
+    resolve_table_source(config)
+    check_config(config)  # every configured column is there
+    config["data"]["table"]["activity"] = {"Jurkat": "log2fc"}
+    with pytest.raises(InputError, match=re.escape(f"{path}, line 1: no column 'log2fc' (data.table.activity.Jurkat)")):
+        check_config(config)
+
+
 def test_table_schema_rejects_folder_paths_and_bad_cell_names(config):
     assert "On instance['data']['table']" in schema_error(table_config(copy.deepcopy(config), path=".."))
     config = table_config(config)

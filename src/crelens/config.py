@@ -6,6 +6,9 @@ that are each valid but contradict one another, before any job starts.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import os
 import re
 
 from crelens.errors import InputError
@@ -108,6 +111,38 @@ def _check_table(config: dict) -> None:
                 )
     if (table["promoters"] or table["ccres"]) and not table["genome"]:
         raise InputError(None, "data.table: promoters / ccres need data.table.genome (the FASTA they refer to)")
+    _check_table_columns(table)
+
+
+def _table_header(path: str) -> list[str] | None:
+    """The column names of a TSV/CSV table (gzipped or not), from its first line; None for Parquet,
+    a missing file or an unreadable one (the mpra_dataset job then names the problem)."""
+    name = path.lower().removesuffix(".gz")
+    if name.endswith(".parquet") or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+        with (gzip.open if gzipped else open)(path, "rt", encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle, delimiter="," if name.endswith(".csv") else "\t"), None)
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error):
+        return None
+
+
+def _check_table_columns(table: dict) -> None:
+    """Every configured column is in the table's header: a misspelt column name stops the run
+    before any job (the reader checks again, for Parquet too)."""
+    header = _table_header(table["path"])
+    if header is None:
+        return
+    wanted = {"sequence": table["sequence"], "id": table.get("id")}
+    wanted.update({f"activity.{cell}": column for cell, column in table["activity"].items()})
+    for key in ("chromosome", "variant_of", "designed"):
+        wanted[key] = table.get(key)
+    wanted["split.column"] = (table.get("split") or {}).get("column")
+    for key, column in wanted.items():
+        if column is not None and column not in header:
+            raise InputError(table["path"], f"no column {column!r} (data.table.{key}); the table has {header}", 1)
 
 
 def trained_models(config: dict, task: str) -> list[str]:

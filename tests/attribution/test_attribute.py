@@ -1,4 +1,5 @@
-"""The attribute job (crelens.attribution.attribute): stored relevance, conservation columns, ISM over every output."""
+"""The attribute job (crelens.attribution.attribute): stored relevance, conservation columns, ISM over
+every output. Chunked passes (attribution.chunk) are checked in tests/faults/test_library_defects.py."""
 
 import numpy as np
 import pytest
@@ -56,24 +57,3 @@ def test_ism_job_scores_every_output_like_the_single_output_function(head_model,
     arrays = attribute(head_model, chosen, "ism", SETTINGS, seed=0)
     x = head_model.inputs(list(chosen.sequence))
     assert np.allclose(arrays["relevance"][:, 1], ism(head_model, x, 1).numpy(), atol=1e-6)
-
-
-def test_chunks_bound_the_passes_without_changing_integrated_gradients(head_model, table, monkeypatch):
-    """attribution.chunk caps the inputs of one forward/backward pass (the job's memory); IG's
-    result is the same whole or chunked."""
-    sizes = []
-    original = head_model.forward
-
-    def spy(x):
-        sizes.append(x.shape[0])
-        return original(x)
-
-    chosen = table.head(4).assign(label_id=-1)
-    whole = attribute(head_model, chosen, "integrated_gradients", {**SETTINGS, "chunk": None}, seed=0)
-    monkeypatch.setattr(head_model, "forward", spy)
-    chunked = attribute(head_model, chosen, "integrated_gradients", {**SETTINGS, "chunk": 6}, seed=0)
-    assert sizes and max(sizes) <= 6
-    np.testing.assert_allclose(chunked["relevance"], whole["relevance"], rtol=1e-5, atol=1e-7)
-    sizes.clear()
-    attribute(head_model, chosen, "smoothgrad", {**SETTINGS, "chunk": 2}, seed=0)  # 2 copies of 2 rows
-    assert sizes and max(sizes) <= 2

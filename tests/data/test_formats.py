@@ -567,3 +567,18 @@ def test_fasta_binary_byte_is_located_in_the_file_not_in_a_read_buffer(tmp_path)
     with pytest.raises(InputError) as caught:
         read_fasta(path)
     assert caught.value.line == 5002 and f"byte 0xff at byte offset {offset}" in str(caught.value)
+
+
+def test_lentimpra_short_row_is_named_as_such(tmp_path, contigs):
+    """pandas pads a short row with empty values; the message must say the row is short."""
+    path = lenti_table(tmp_path, [lenti_row("E1"), lenti_row("E2")[:5]])
+    expect_input_error(
+        lambda: read_lentimpra(path, contigs), path, "row has 5 tab-separated fields, the header has 9", line=3
+    )
+
+
+def test_lentimpra_lines_after_a_blank_line_keep_their_file_numbers(tmp_path, contigs):
+    path = lenti_table(tmp_path, [lenti_row("E1"), lenti_row("E2", expr="inf")])
+    header, first, second = path.read_text().splitlines()
+    path.write_text(f"{header}\n{first}\n\n{second}\n")  # E2 moves to line 4
+    expect_input_error(lambda: read_lentimpra(path, contigs), path, "is not a finite number: 'inf'", line=4)

@@ -132,15 +132,14 @@ def test_gradients_reach_the_sparse_scorer():
         assert p.grad is not None, name
 
 
-@pytest.mark.parametrize("kind", ["dense", "joint"])
-def test_every_parameter_gets_a_gradient(kind):
-    model = make(kind, length=SHORT, **SMALL)
+def test_a_task_view_of_the_joint_model_leaves_the_other_task_without_gradient():
+    """Round-off-free: the other task's parameters are not in the graph at all (grad None). That
+    every parameter gets a real gradient is checked in float64 in tests/faults/test_library_defects.py."""
+    model = make("joint", length=SHORT, **SMALL)
     model(onehot(length=SHORT)).pow(2).sum().backward()
     for name, p in model.named_parameters():
-        if "task_embeddings.class" in name or "heads.class" in name:
-            assert p.grad is None, name  # the other task is not touched
-        else:
-            assert p.grad is not None and p.grad.abs().sum() > 0, name
+        other_task = "task_embeddings.class" in name or "heads.class" in name
+        assert (p.grad is None) == other_task, name
 
 
 def test_position_matters_through_the_positional_embedding():

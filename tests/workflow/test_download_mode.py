@@ -1,78 +1,36 @@
-"""data.source: download end to end, against a loopback server serving a tiny synthetic world.
+"""data.source: download, against a loopback server serving a tiny synthetic world.
 
-The served files are the simulator's output in the real sources' formats (the genome gzipped
-like UCSC's hg38.fa.gz, JASPAR as a MEME file), so the download path runs offline.
-The world is tests/conftest.py's session fixture `simulated` (the tiny config, simulated in-process).
+The served world is tests/conftest.py's session fixture `served` (tests/download_world.py). The
+download path ends where the data sets are built: every stage after them is the one the synthetic
+source runs (tests/workflow/test_workflow.py), so it is planned here, not run again. The download
+faults (checksums, truncation, size limit, stale temporary files) are in tests/faults.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from crelens.data.jaspar import jaspar_motifs, write_meme
-
-from conftest import load_config
+from download_world import DOWNLOAD_DIR, UNPINNED, download_config
 from loopback_server import serve
 from snakemake_runner import describe, job_stats, part_files, snakemake
 
 pytestmark = pytest.mark.workflow
 
 REPO = Path(__file__).resolve().parents[2]
-UNPINNED = {"ccres", "jaspar"}  # md5 null: exercises rule download_unpinned
-PROMOTERS = "Hs_EPDnew_006_hg38.bed"
-DOWNLOAD_DIR = "results/data/download"
 DATASETS = ["epi.parquet", "mpra.parquet", "mpra_snv.parquet", "mpra_ood.parquet", "summary.tsv", "overview.png"]
-
-
-def resources() -> dict[str, dict]:
-    """The download resources of the configuration: {name: {url, file, md5}}."""
-    download = load_config()["data"]["download"]
-    return {name: entry for name, entry in download.items() if isinstance(entry, dict)}
-
-
-@pytest.fixture(scope="module")
-def served(simulated, tmp_path_factory):
-    """A folder holding every resource under the file name data.download expects; {file: md5}."""
-    _, world = simulated
-    root = tmp_path_factory.mktemp("served")
-    for name, entry in resources().items():
-        dest = root / entry["file"]
-        if name == "genome":
-            with open(world / "genome.fa", "rb") as src, gzip.GzipFile(dest, "wb", mtime=0) as out:
-                shutil.copyfileobj(src, out)
-        elif name == "jaspar":
-            write_meme(jaspar_motifs("JASPAR2024"), dest)
-        else:  # promoters, ccres, mpra_<cell>: the simulator writes them under the real names
-            shutil.copyfile(world / entry["file"], dest)
-    md5 = {path.name: hashlib.md5(path.read_bytes()).hexdigest() for path in root.iterdir()}
-    assert len(md5) == len(resources())
-    return root, md5
-
-
-def download_config(path: Path, base_url: str, md5: dict[str, str], **pins) -> Path:
-    """Tiny config on the download source from base_url; md5 pinned except UNPINNED; pins={name: md5}."""
-    download = {}
-    for name, entry in resources().items():
-        pinned = None if name in UNPINNED else md5[entry["file"]]
-        download[name] = {"url": f"{base_url}/{entry['file']}", "file": entry["file"], "md5": pins.get(name, pinned)}
-    download.update(retries=1, timeout_s=10)
-    config = load_config({"data": {"source": "download", "download": download}})
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+DATA_TARGETS = [f"results/datasets/{name}" for name in DATASETS] + ["results/data/jaspar.meme"]
 
 
 def test_download_mode_end_to_end(served, simulated, tmp_path):
     root, md5 = served
     requests: list[str] = []
     workdir = tmp_path / "run"
+    config = tmp_path / "download.yaml"
     with serve(root, requests=requests) as base:
-        proc = snakemake(workdir, configfile=download_config(tmp_path / "download.yaml", base, md5))
+        proc = snakemake(workdir, *DATA_TARGETS, configfile=download_config(config, base, md5))
     assert proc.returncode == 0, describe(proc)
 
     stats = job_stats(proc.stdout)
@@ -98,36 +56,12 @@ def test_download_mode_end_to_end(served, simulated, tmp_path):
     fai = lambda path: [line.split("\t")[:2] for line in path.read_text().splitlines()]  # noqa: E731
     assert fai(workdir / "results/data/genome.fa.fai") == fai(simulated[1] / "genome.fa.fai")
 
-
-def _assert_nothing_left(workdir: Path) -> None:
-    downloads = workdir / DOWNLOAD_DIR
-    assert not (downloads / PROMOTERS).exists(), "a failed download must not leave its destination"
-    assert part_files(downloads) == [], "a failed download must not leave temporary files"
-
-
-def test_wrong_checksum_fails_and_leaves_nothing(served, tmp_path):
-    root, md5 = served
-    workdir = tmp_path / "run"
-    with serve(root) as base:
-        config = download_config(tmp_path / "bad_md5.yaml", base, md5, promoters="0" * 32)
-        proc = snakemake(workdir, f"{DOWNLOAD_DIR}/{PROMOTERS}", configfile=config)
-    assert proc.returncode != 0, describe(proc)
-    assert "md5 mismatch" in proc.stdout, describe(proc)
-    assert md5[PROMOTERS] in proc.stdout, "the message gives the digest that arrived"
-    _assert_nothing_left(workdir)
-
-
-def test_truncated_transfer_fails_and_leaves_nothing(served, tmp_path):
-    root, md5 = served
-    workdir = tmp_path / "run"
-    requests: list[str] = []
-    with serve(root, truncate={PROMOTERS: 100}, requests=requests) as base:
-        config = download_config(tmp_path / "download.yaml", base, md5)
-        proc = snakemake(workdir, f"{DOWNLOAD_DIR}/{PROMOTERS}", configfile=config)
-    assert proc.returncode != 0, describe(proc)
-    assert "truncated" in proc.stdout, describe(proc)
-    assert requests == [PROMOTERS, PROMOTERS], "retries: 1 means two tries"
-    _assert_nothing_left(workdir)
+    # The rest of the default target builds on these files, without fetching anything again.
+    plan = snakemake(workdir, "-n", configfile=config)
+    assert plan.returncode == 0, describe(plan)
+    stats = job_stats(plan.output)
+    assert {"pretrain_encoder", "cache_embeddings", "train_head", "attribute", "motif_enrichment"} <= set(stats)
+    assert not {"download", "download_unpinned", "mpra_dataset", "epi_dataset", "simulate"} & set(stats), stats
 
 
 def test_the_cluster_configuration_validates_and_builds_its_dag(tmp_path):

@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from conftest import deep_merge
+from fault_probe import assert_same_results, reproduced
 from helpers import vcf_spec_genome
 from library_table import library
-from snakemake_runner import describe, snakemake
+from snakemake_runner import copy_run, describe, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -23,16 +24,6 @@ SPEC_VCF = Path(__file__).resolve().parents[1] / "fixtures/vcf42_spec_example.vc
 def table_config(path: Path, overrides: dict | None = None) -> Path:
     path.write_text(yaml.safe_dump(deep_merge(yaml.safe_load(TABLE.read_text()), overrides or {}), sort_keys=False))
     return path
-
-
-@pytest.fixture(scope="module")
-def table_run(tmp_path_factory):
-    """The whole default target on the tiny library table (its own fold column, SNVs, designed rows)."""
-    workdir = tmp_path_factory.mktemp("table_run")
-    library().to_csv(workdir / "library.tsv", sep="\t", index=False)
-    proc = snakemake(workdir, configfile=TABLE)
-    assert proc.returncode == 0, describe(proc)
-    return workdir
 
 
 def test_the_whole_dag_runs_on_a_table_without_coordinates(table_run):
@@ -62,22 +53,17 @@ def test_a_rerun_of_the_table_run_has_nothing_to_do(table_run):
 
 def test_two_runs_write_byte_identical_results(table_run, tmp_path):
     """Every file under results/ except logs/ and benchmarks/ (wall-clock timings live there):
-    models, predictions, attributions, TF-MoDISco, tables and figures."""
+    models, predictions, attributions, TF-MoDISco, tables and figures (README, "Reproducibility")."""
     library().to_csv(tmp_path / "library.tsv", sep="\t", index=False)
     proc = snakemake(tmp_path, configfile=TABLE)
     assert proc.returncode == 0, describe(proc)
 
-    def results(root: Path) -> list[Path]:
-        files = (p.relative_to(root) for p in (root / "results").rglob("*") if p.is_file())
-        return sorted(p for p in files if p.parts[1] not in {"logs", "benchmarks", "predict"})
-
-    first = results(table_run)
-    assert first == results(tmp_path) and len(first) > 150
-    differ = [str(p) for p in first if (table_run / p).read_bytes() != (tmp_path / p).read_bytes()]
-    assert not differ, differ
+    assert len(reproduced(table_run)) > 150
+    assert_same_results(table_run, tmp_path)
 
 
-def test_predict_scores_a_fasta_with_a_trained_model(table_run):
+def test_predict_scores_a_fasta_with_a_trained_model(table_run, tmp_path):
+    table_run = copy_run(table_run, tmp_path / "run")
     rng = np.random.default_rng(3)
     records = {f"new{i}": "".join(rng.choice(list("ACGT"), 120)) for i in range(4)}
     (table_run / "new.fa").write_text("".join(f">{k}\n{v}\n" for k, v in records.items()))
@@ -88,7 +74,8 @@ def test_predict_scores_a_fasta_with_a_trained_model(table_run):
     assert np.isfinite(table[["K562", "HepG2"]].to_numpy()).all()
 
 
-def test_predict_scores_vcf_snvs_and_stops_on_a_ref_mismatch(table_run):
+def test_predict_scores_vcf_snvs_and_stops_on_a_ref_mismatch(table_run, tmp_path):
+    table_run = copy_run(table_run, tmp_path / "run")
     vcf_spec_genome(table_run / "genome20.fa")
     (table_run / "spec.vcf").write_text(SPEC_VCF.read_text())
     setting = "predict={input: spec.vcf, genome: genome20.fa, model: malinois, relevance: true}"

@@ -1,9 +1,10 @@
 """The data stage end to end on the tiny synthetic config: plan, run, reruns, determinism, errors.
 
-One complete tiny run (`tiny_run`, ~10 s) is made once per module; tests that only plan (`-n`)
-read it in place, tests that change files work on a copy (`copy_run`). Helpers live here, not
-in a tests/workflow/conftest.py: a second top-level `conftest` module would shadow
-tests/conftest.py for `from conftest import ...` depending on the order pytest loads them.
+One complete tiny run (`tiny_run`, tests/conftest.py) is made once per session; tests that only
+plan (`-n`) read it in place, tests that change files work on a copy (snakemake_runner.copy_run).
+Bad input and bad settings are probed in tests/faults. Helpers live here, not in a
+tests/workflow/conftest.py: a second top-level `conftest` module would shadow tests/conftest.py for
+`from conftest import ...` depending on the order pytest loads them.
 """
 
 from __future__ import annotations
@@ -93,23 +94,6 @@ def rule_inputs(output: str, rule: str) -> list[str]:
     match = re.search(rf"^(?:local)?rule {re.escape(rule)}:\n\s+input: (.*)$", output, re.MULTILINE)
     assert match, f"no job of rule {rule} in the output"
     return [p.strip() for p in match.group(1).split(",")]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """One complete tiny run (synthetic source). Tests must not change it: use copy_run."""
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    proc = snakemake(workdir)
-    assert proc.returncode == 0, describe(proc)
-    return workdir, proc
-
-
-@pytest.fixture
-def copy_run(tiny_run, tmp_path):
-    """A private copy of the tiny run (results and .snakemake metadata, modification times kept)."""
-    dest = tmp_path / "run"
-    shutil.copytree(tiny_run[0], dest, symlinks=True)
-    return dest
 
 
 def test_dry_run_lists_the_data_rules(tmp_path):
@@ -488,41 +472,6 @@ def test_building_the_dag_imports_no_torch_captum_or_matplotlib(tiny_run):
 def test_lint_and_format(command):
     proc = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout
-
-
-def test_unknown_config_key_is_rejected(tmp_path):
-    config = write_config(tmp_path / "typo.yaml", {"datasets": {"epi": {"windw_bp": 500}}})
-    proc = snakemake(tmp_path / "run", configfile=config)
-    assert proc.returncode != 0, describe(proc)
-    assert "windw_bp" in proc.output, describe(proc)
-    assert not (tmp_path / "run/results").exists()
-
-
-def test_overlapping_splits_are_rejected(tmp_path):
-    config = write_config(tmp_path / "splits.yaml", {"splits": {"val": ["chr19", "chr7"], "test": ["chr7", "chr13"]}})
-    proc = snakemake(tmp_path / "run", configfile=config)
-    assert proc.returncode != 0, describe(proc)
-    assert "invalid configuration" in proc.output, describe(proc)
-    assert "chr7" in proc.output and "both val and test" in proc.output, describe(proc)
-    assert not (tmp_path / "run/results").exists()
-
-
-def test_bad_input_stops_with_file_and_problem_and_no_partial_output(copy_run):
-    bed = copy_run / "results/data/synthetic/Hs_EPDnew_006_hg38.bed"
-    with open(bed, "a") as handle:
-        handle.write("chrZZ\t100\t160\tNOPE_1\t900\t+\n")
-    # mtime only: the test is about the corrupted file, not about fingerprints of library code.
-    # --keep-going: encoder pretraining reads the promoter BED too and fails on it the same way
-    proc = snakemake(copy_run, "--forcerun", "epi_dataset", "--rerun-triggers", "mtime", "--keep-going")
-    assert proc.returncode != 0, describe(proc)
-    assert "simulate" not in job_stats(proc.output), "the corrupted source must not be regenerated"
-    assert "Hs_EPDnew_006_hg38.bed" in proc.output and "unknown chromosome" in proc.output, describe(proc)
-    assert "chrZZ" in proc.output
-    assert "unknown chromosome" in (copy_run / "results/logs/epi_dataset.log").read_text()
-    datasets = copy_run / "results/datasets"
-    assert not (datasets / "epi.parquet").exists()
-    assert part_files(datasets) == []
-    assert (datasets / "mpra.parquet").exists(), "outputs of other rules stay"
 
 
 def test_changed_head_setting_reruns_that_head_and_its_dependents_only(tiny_run, tmp_path):

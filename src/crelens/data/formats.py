@@ -6,6 +6,7 @@ default exercises exactly the code that reads the real files.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import itertools
 import logging
@@ -227,6 +228,30 @@ def check_interval(path, line: int, start: int, end: int) -> None:
         raise InputError(path, f"invalid interval start={start} end={end} (need 0 <= start < end)", line)
 
 
+def row_lines(path, sep: str) -> list[int]:
+    """File line number of each data row of a delimited text table, after checking that every row
+    has as many fields as the header.
+
+    pandas pads a short row with empty values and numbers rows without the blank lines it skips,
+    so messages built on its row index would name the wrong problem (an "empty value") and, after a
+    blank line, the wrong line. Quoted fields may hold the separator (csv module rules).
+    """
+    kind = {"\t": "tab", ",": "comma"}.get(sep, repr(sep))
+    reader = csv.reader(open_text(path), delimiter=sep)
+    width, lines = None, []
+    for fields in reader:
+        if not fields or fields == [""]:
+            continue  # a blank line, skipped as pandas skips it
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            problem = f"row has {len(fields)} {kind}-separated fields, the header has {width}"
+            raise InputError(path, problem, reader.line_num)
+        else:
+            lines.append(reader.line_num)
+    return lines
+
+
 def finite_numbers(values: pd.Series, path, column: str, lines) -> pd.Series:
     """`values` as floats; the first one that is not a finite number (text, empty, NaN, inf) stops
     the run with the file, line and column. One check for every numeric input column."""
@@ -327,9 +352,9 @@ def read_lentimpra(path, contigs: Contigs) -> pd.DataFrame:
     if missing:
         raise InputError(path, f"missing columns {missing}; expected {list(LENTIMPRA_COLUMNS)}", 1)
     frame = frame[list(LENTIMPRA_COLUMNS)].copy()
-    frame["line_no"] = range(2, len(frame) + 2)
     if frame.empty:
         raise InputError(path, "table has no rows")
+    frame["line_no"] = row_lines(path, "\t")
     for column in ("expression", "averaged_expression"):
         frame[column] = finite_numbers(frame[column], path, column, frame.line_no)
     for row in frame.itertuples():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crelens.data.formats import finite_numbers
+from crelens.data.formats import finite_numbers, row_lines
 from crelens.errors import InputError
 from crelens.sequences import LENTIMPRA_ADAPTOR_3, LENTIMPRA_ADAPTOR_5, first_invalid, strip_adaptors
 
@@ -91,9 +91,17 @@ def read_activity_table(path, spec: dict) -> pd.DataFrame:
             )
     if frame.empty:
         raise InputError(path, "table has no rows")
-    lines = pd.RangeIndex(2, len(frame) + 2)
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".parquet"):
+        lines = pd.RangeIndex(2, len(frame) + 2)  # no text lines: row i (1-based) is reported as line i + 1
+    else:
+        lines = pd.Index(row_lines(path, "," if name.endswith(".csv") else "\t"))
     out = pd.DataFrame({"line": lines})
-    ids = frame[spec["id"]].astype(str).str.strip() if spec.get("id") else pd.Series([f"row{i}" for i in lines - 1])
+    ids = (
+        frame[spec["id"]].astype(str).str.strip()
+        if spec.get("id")
+        else pd.Series([f"row{i}" for i in range(1, len(frame) + 1)])
+    )
     out["seq_id"] = ids.to_numpy()
     empty = out.seq_id == ""
     if empty.any():
