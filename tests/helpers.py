@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from crelens.errors import InputError
 
@@ -103,3 +106,87 @@ def vcf_spec_genome(path) -> Path:
     path = Path(path)
     path.write_text(">20\n" + "".join(seq) + "\n")
     return path
+
+
+# ------------------------------------------------------------- Caduceus checkpoint folders
+
+
+def published_config_json(d_model=256, n_layer=16, rcps=True) -> dict:
+    """config.json as published for kuleshov-group/caduceus-ps_seqlen-131k_d_model-256_n_layer-16
+    (field names and values from the reference sheet), written here by hand on purpose."""
+    return {
+        "_name_or_path": "kuleshov-group/caduceus-ps_seqlen-131k_d_model-256_n_layer-16",
+        "architectures": ["CaduceusForMaskedLM"],
+        "auto_map": {
+            "AutoConfig": "configuration_caduceus.CaduceusConfig",
+            "AutoModelForMaskedLM": "modeling_caduceus.CaduceusForMaskedLM",
+        },
+        "bidirectional": True,
+        "bidirectional_strategy": "add",
+        "bidirectional_weight_tie": True,
+        "complement_map": {
+            "0": 0,
+            "1": 1,
+            "2": 2,
+            "3": 3,
+            "4": 4,
+            "5": 5,
+            "6": 6,
+            "7": 10,
+            "8": 9,
+            "9": 8,
+            "10": 7,
+            "11": 11,
+            "12": 12,
+            "13": 13,
+            "14": 14,
+            "15": 15,
+        },
+        "d_model": d_model,
+        "fused_add_norm": True,
+        "initializer_cfg": {"initializer_range": 0.02, "n_residuals_per_layer": 1, "rescale_prenorm_residual": True},
+        "model_type": "caduceus",
+        "n_layer": n_layer,
+        "norm_epsilon": 1e-05,
+        "pad_vocab_size_multiple": 8,
+        "rcps": rcps,
+        "residual_in_fp32": False,
+        "rms_norm": True,
+        "ssm_cfg": {
+            "bias": False,
+            "conv_bias": True,
+            "d_conv": 4,
+            "d_state": 16,
+            "dt_init": "random",
+            "dt_init_floor": 0.0001,
+            "dt_max": 0.1,
+            "dt_min": 0.001,
+            "dt_rank": "auto",
+            "dt_scale": 1.0,
+        },
+        "torch_dtype": "float32",
+        "transformers_version": "4.38.1",
+        "vocab_size": 16,
+    }
+
+
+def random_checkpoint_state(model) -> dict:
+    """The model's stored keys (aliases dropped) filled with random values, complement maps kept."""
+    g = torch.Generator().manual_seed(0)
+    aliases = model.alias_keys()
+    state = {}
+    for key, value in model.state_dict().items():
+        if key in aliases:
+            continue
+        state[key] = value.clone() if key.endswith("complement_map") else torch.randn(value.shape, generator=g)
+    return state
+
+
+def write_folder(folder: Path, config: dict, state: dict, fmt="safetensors") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    if fmt == "safetensors":
+        save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    else:
+        torch.save(state, folder / "pytorch_model.bin")
+    return folder

@@ -53,6 +53,7 @@ _HF_IGNORED = {
     "auto_map",
     "model_type",
     "torch_dtype",
+    "dtype",  # transformers 5.x writes dtype instead of torch_dtype
     "transformers_version",
     "pad_token_id",
     "bos_token_id",
@@ -787,7 +788,13 @@ class CaduceusForMaskedLM(_CaduceusBase):
         return self.caduceus.backbone
 
     def forward(self, input_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
-        return self.lm_head(self.caduceus(input_ids, inputs_embeds)).float()
+        return masked_lm_logits(self.caduceus, self.lm_head, input_ids, inputs_embeds)
+
+
+def masked_lm_logits(caduceus: Caduceus, lm_head: nn.Module, input_ids=None, inputs_embeds=None) -> torch.Tensor:
+    """Float32 logits (B, L, V): the one forward of the masked-LM model, shared by the crelens class
+    and the transformers class (crelens.encoder.transformers_models)."""
+    return lm_head(caduceus(input_ids, inputs_embeds)).float()
 
 
 def load_pretrained(folder, device="cpu") -> CaduceusForMaskedLM:
