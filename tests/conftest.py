@@ -119,8 +119,21 @@ def captured_figures(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------------
-# Clean runs of the real workflow, made once per session: the workflow tests read them, and the
-# fault suite (tests/faults) uses them as the reference that a repaired rerun must reproduce.
+# Clean runs of the real workflow, made once per session (per pytest-xdist worker: every test that
+# uses one is put in that run's xdist group, so with `-n 2 --dist loadgroup` one worker makes it)
+
+
+@pytest.hookimpl(tryfirst=True)  # pytest-xdist reads the marker in this same hook
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for run in ("tiny_run", "table_run"):
+            if run in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group(run))
+                break
+
+
+# The workflow tests read the clean runs, and the fault suite (tests/faults) uses them as the
+# reference that a repaired rerun must reproduce.
 
 
 @pytest.fixture(scope="session")

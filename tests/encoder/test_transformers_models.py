@@ -91,3 +91,19 @@ def test_masked_lm_loss_ignores_unmasked_positions(tmp_path):
     out = model(input_ids=x, labels=labels)
     expected = torch.nn.functional.cross_entropy(out.logits[:, 5], x[:, 5])
     assert torch.allclose(out.loss, expected)
+
+
+def test_mambalrp_explains_a_transformers_loaded_backbone_with_conservation(tmp_path):
+    """The LRP rules act on the same modules: relevance of a head on the transformers model's
+    backbone is conserved as on a crelens-loaded one."""
+    from crelens.attribution.explained import CaduceusHeadModel
+    from crelens.attribution.lrp import conservation_frame, lrp
+    from crelens.models.heads import build_head
+
+    model = transformers.AutoModel.from_pretrained(snapshot(tmp_path, rcps=True, backbone=True))
+    torch.manual_seed(0)
+    explained = CaduceusHeadModel(model.backbone, build_head("mean", 4, 16, 2), 4, ["K562", "HepG2"]).double().eval()
+    seqs = ["".join("ACGT"[(i * 5 + j * j) % 4] for j in range(40)) for i in range(3)]
+    result = lrp(explained, explained.inputs(seqs))
+    frame = conservation_frame(result, ["a", "b", "c"], explained.output_names)
+    assert frame["rel_err"].max() < 1e-10
