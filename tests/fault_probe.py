@@ -11,12 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from snakemake_runner import TINY, copy_run, describe, snakemake
-
-
-def leftover_parts(run: Path) -> list[Path]:
-    """Temporary files of atomic writes and downloads (.<name>.<random>.part) anywhere under results/."""
-    return sorted(p for p in (run / "results").rglob("*.part*") if p.is_file())
+from snakemake_runner import TINY, copy_run, describe, part_files, snakemake
 
 
 def probe(
@@ -54,7 +49,8 @@ def probe(
     outputs = list(outputs or targets)
     left = [out for out in outputs if (run / out).exists()]
     assert not left, f"outputs of the failed job are left: {left}"
-    assert leftover_parts(run) == [], leftover_parts(run)
+    left = part_files(run / "results", recursive=True)
+    assert left == [], f"temporary files are left: {left}"
 
     source.write_bytes(original)
     repaired = snakemake(run, *command, configfile=configfile)

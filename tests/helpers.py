@@ -97,6 +97,28 @@ def selection_table() -> pd.DataFrame:
     )
 
 
+# Settings of the attribute job (config attribution.*) small enough for unit tests.
+ATTRIBUTE_SETTINGS = {
+    "batch_size": 2,
+    "epsilon": 0.0,
+    "integrated_gradients": {"steps": 4, "baseline": "zero"},
+    "smoothgrad": {"samples": 2, "noise": 0.1},
+    "ism_batch_size": 64,
+}
+
+
+def tiny_head_model():
+    """A float64 Caduceus PS backbone (d_model 8, one layer) + mean head over 4 bins, two outputs,
+    in eval mode: the explained model of the attribute-job tests."""
+    from crelens.attribution.explained import CaduceusHeadModel
+    from crelens.encoder.caduceus import Caduceus, CaduceusConfig
+    from crelens.models.heads import build_head
+
+    torch.manual_seed(0)
+    backbone = Caduceus(CaduceusConfig(d_model=8, n_layer=1, rcps=True, ssm_cfg={"d_state": 4})).backbone
+    return CaduceusHeadModel(backbone, build_head("mean", 4, 8, 2), 4, ["K562", "HepG2"]).double().eval()
+
+
 def vcf_spec_genome(path) -> Path:
     """A FASTA of chromosome 20 (20 kb, seeded) carrying the REF bases of the two SNVs of the VCF
     4.2 specification's example (tests/fixtures/vcf42_spec_example.vcf): G at 14370, T at 17330."""

@@ -67,11 +67,13 @@ def copy_run(clean: Path, dest: Path) -> Path:
     return dest
 
 
-def part_files(folder: Path) -> list[Path]:
-    """Temporary files left by atomic writes (crelens.atomic names them .<name>.<random>.part)."""
+def part_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """Temporary files left by atomic writes and downloads (.<name>.<random>.part) in `folder`, or
+    anywhere below it with `recursive`."""
     if not folder.exists():
         return []
-    return sorted(p for p in folder.iterdir() if ".part" in p.name)
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if ".part" in p.name)
 
 
 RULE = re.compile(r"^(?:local)?rule (\w+):\n(.*?)(?=^(?:local)?rule |\Z)", re.MULTILINE | re.DOTALL)

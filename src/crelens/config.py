@@ -114,17 +114,26 @@ def _check_table(config: dict) -> None:
     _check_table_columns(table)
 
 
+def table_separator(path) -> str | None:
+    """The field separator of a user's table, from its name: "," for .csv, a tab otherwise (.tsv,
+    .txt), also when gzipped; None for Parquet, which has no text lines."""
+    name = os.fspath(path).lower().removesuffix(".gz")
+    if name.endswith(".parquet"):
+        return None
+    return "," if name.endswith(".csv") else "\t"
+
+
 def _table_header(path: str) -> list[str] | None:
     """The column names of a TSV/CSV table (gzipped or not), from its first line; None for Parquet,
     a missing file or an unreadable one (the mpra_dataset job then names the problem)."""
-    name = path.lower().removesuffix(".gz")
-    if name.endswith(".parquet") or not os.path.isfile(path):
+    sep = table_separator(path)
+    if sep is None or not os.path.isfile(path):
         return None
     try:
         with open(path, "rb") as probe:
             gzipped = probe.read(2) == b"\x1f\x8b"
         with (gzip.open if gzipped else open)(path, "rt", encoding="utf-8", newline="") as handle:
-            return next(csv.reader(handle, delimiter="," if name.endswith(".csv") else "\t"), None)
+            return next(csv.reader(handle, delimiter=sep), None)
     except (OSError, UnicodeDecodeError, EOFError, csv.Error):
         return None
 

@@ -15,27 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from crelens.attribution.attribute import attribute
-from crelens.attribution.explained import CaduceusHeadModel
-from crelens.encoder.caduceus import Caduceus, CaduceusConfig
 from crelens.models.attention import AttentionModel, JointModel, SparseAttentionModel
-from crelens.models.heads import build_head
 
-from helpers import selection_table
-
-SETTINGS = {
-    "batch_size": 2,
-    "epsilon": 0.0,
-    "integrated_gradients": {"steps": 4, "baseline": "zero"},
-    "smoothgrad": {"samples": 2, "noise": 0.1},
-    "ism_batch_size": 64,
-}
+from helpers import ATTRIBUTE_SETTINGS, selection_table, tiny_head_model
 
 
 @pytest.fixture
 def head_model():
-    torch.manual_seed(0)
-    backbone = Caduceus(CaduceusConfig(d_model=8, n_layer=1, rcps=True, ssm_cfg={"d_state": 4})).backbone
-    return CaduceusHeadModel(backbone, build_head("mean", 4, 8, 2), 4, ["K562", "HepG2"]).double().eval()
+    return tiny_head_model()
 
 
 def test_9_chunks_bound_the_passes_without_changing_integrated_gradients(head_model, monkeypatch):
@@ -49,13 +36,13 @@ def test_9_chunks_bound_the_passes_without_changing_integrated_gradients(head_mo
         return original(x)
 
     chosen = selection_table().head(4).assign(label_id=-1)
-    whole = attribute(head_model, chosen, "integrated_gradients", {**SETTINGS, "chunk": None}, seed=0)
+    whole = attribute(head_model, chosen, "integrated_gradients", {**ATTRIBUTE_SETTINGS, "chunk": None}, seed=0)
     monkeypatch.setattr(head_model, "forward", spy)
-    chunked = attribute(head_model, chosen, "integrated_gradients", {**SETTINGS, "chunk": 6}, seed=0)
+    chunked = attribute(head_model, chosen, "integrated_gradients", {**ATTRIBUTE_SETTINGS, "chunk": 6}, seed=0)
     assert sizes and max(sizes) <= 6
     np.testing.assert_allclose(chunked["relevance"], whole["relevance"], rtol=1e-5, atol=1e-7)
     sizes.clear()
-    attribute(head_model, chosen, "smoothgrad", {**SETTINGS, "chunk": 2}, seed=0)  # 2 copies of 2 rows
+    attribute(head_model, chosen, "smoothgrad", {**ATTRIBUTE_SETTINGS, "chunk": 2}, seed=0)  # 2 copies of 2 rows
     assert sizes and max(sizes) <= 2
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crelens.config import table_separator
 from crelens.data.formats import finite_numbers, row_lines
 from crelens.errors import InputError
 from crelens.sequences import LENTIMPRA_ADAPTOR_3, LENTIMPRA_ADAPTOR_5, first_invalid, strip_adaptors
@@ -26,20 +27,18 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
-    """Every column as text (Parquet: as stored), with the reader's problem named."""
-    name = path.name.lower().removesuffix(".gz")
+def _read_frame(path: Path, sep: str | None) -> pd.DataFrame:
+    """Every column as text (Parquet, `sep` None: as stored), with the reader's problem named."""
     try:
-        if name.endswith(".parquet"):
+        if sep is None:
             return pd.read_parquet(path)
-        sep = "," if name.endswith(".csv") else "\t"
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
     except pd.errors.EmptyDataError:
         raise InputError(path, "file is empty (no header line)") from None
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
         raise InputError(path, f"unreadable or truncated file ({exc})") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(path, f"not a readable {'CSV' if name.endswith('.csv') else 'TSV'} table: {exc}") from exc
+        raise InputError(path, f"not a readable {'CSV' if sep == ',' else 'TSV'} table: {exc}") from exc
 
 
 def _bool(value, path, line: int, column: str) -> bool:
@@ -75,7 +74,8 @@ def read_activity_table(path, spec: dict) -> pd.DataFrame:
         raise InputError(path, "file does not exist")
     if path.is_dir():
         raise InputError(path, "is a folder, not a table file")
-    frame = _read_frame(path)
+    sep = table_separator(path)
+    frame = _read_frame(path, sep)
     split = spec.get("split") or {}
     wanted = {"sequence": spec["sequence"], "id": spec.get("id")}
     wanted.update({f"activity of {cell}": column for cell, column in spec["activity"].items()})
@@ -91,11 +91,10 @@ def read_activity_table(path, spec: dict) -> pd.DataFrame:
             )
     if frame.empty:
         raise InputError(path, "table has no rows")
-    name = path.name.lower().removesuffix(".gz")
-    if name.endswith(".parquet"):
+    if sep is None:
         lines = pd.RangeIndex(2, len(frame) + 2)  # no text lines: row i (1-based) is reported as line i + 1
     else:
-        lines = pd.Index(row_lines(path, "," if name.endswith(".csv") else "\t"))
+        lines = pd.Index(row_lines(path, sep))
     out = pd.DataFrame({"line": lines})
     ids = (
         frame[spec["id"]].astype(str).str.strip()
