@@ -6,6 +6,7 @@ import re
 import yaml
 
 from crelens.config import (
+    aug_modes,
     check_config,
     epi_available,
     resolve_table_source,
@@ -18,6 +19,7 @@ from crelens.names import (
     CACHE_TABLES,
     DISTILLED_MODELS,
     HEAD_MODELS,
+    IN_LOOP_MODES,
     JOINT,
     KMER,
     MODEL_NAMES,
@@ -28,6 +30,7 @@ from crelens.names import (
     TASK_TABLES,
     TEACHER,
     mpra_file,
+    reads_cache,
 )
 from crelens.provenance import code_fingerprint, derive_seed
 
@@ -117,7 +120,10 @@ wildcard_constraints:
     cell=_alternatives(CELLS),
     table=_alternatives(CACHE_TABLES),
     task=_alternatives(config["heads"]["tasks"]),
-    head=_alternatives(config["heads"]["kinds"]),
+    head=_alternatives(
+        set(config["heads"]["kinds"]) | set(config["heads"]["in_loop"]["kinds"])
+    ),
+    aug=_alternatives(m for m in IN_LOOP_MODES if m in aug_modes(config)),
     scratch=_alternatives(SCRATCH_MODELS),
     student=_alternatives(DISTILLED_MODELS),
     model=_alternatives(MODEL_NAMES),
@@ -298,10 +304,12 @@ def encoder_targets():
 
 
 def head_targets():
+    """Every head of every training mode (heads.aug_mode) for every task."""
     return [
-        f"results/models/{task}/head_{head}/metrics.json"
+        model_file(task, model, "metrics.json")
         for task in config["heads"]["tasks"]
-        for head in config["heads"]["kinds"]
+        for model in task_models(task)
+        if model in HEAD_MODELS
     ]
 
 
@@ -336,8 +344,9 @@ def evaluation_tables(task):
 
 
 def evaluation_caches(task, model):
-    """{cache key: manifest} a head reads its test-set features from (none for other models)."""
-    if model not in HEAD_MODELS:
+    """{cache key: manifest} a head reads its test-set features from (none for other models, nor
+    for a fine-tuned head, which runs its own encoder)."""
+    if not reads_cache(model):
         return {}
     return {key: f"results/cache/{key}/manifest.json" for key in TASK_TABLES[task]}
 
@@ -488,7 +497,7 @@ def predict_inputs(wildcards):
     }
     if PREDICT["genome"]:
         inputs["genome"] = PREDICT["genome"]
-    if model in HEAD_MODELS:
+    if reads_cache(model):  # a fine-tuned head carries its own encoder
         inputs["encoder"] = encoder_file("model.safetensors")
     return inputs
 
@@ -543,7 +552,7 @@ def explained_inputs(task, model, selection):
         "weights": model_file(task, model, "best.safetensors"),
         "table": f"results/datasets/{task}.parquet",
     }
-    if model in HEAD_MODELS:
+    if reads_cache(model):  # a fine-tuned head carries its own encoder
         inputs["encoder"] = encoder_file("model.safetensors")
     if selection == "top":
         inputs["predictions"] = f"results/evaluation/{task}/{model}/predictions.parquet"

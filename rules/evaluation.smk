@@ -65,6 +65,7 @@ rule compare_models:
         markdown="results/reports/comparison.md",
         paired="results/reports/paired_tests.tsv",
         models="results/reports/models.tsv",
+        aug_modes="results/reports/aug_modes.tsv",
         distillation="results/reports/distillation.tsv",
         bars=report(
             "results/reports/figures/comparison_bars.png",

@@ -32,6 +32,43 @@ rule train_head:
         "../workflow/scripts/models/train_head.py"
 
 
+rule train_head_in_loop:
+    # heads.aug_mode full / finetune: the encoder runs on every step on shifted windows (MPRA)
+    input:
+        table="results/datasets/{task}.parquet",
+        encoder=encoder_file("model.safetensors"),
+        encoder_config=encoder_file("config.json"),
+    output:
+        weights="results/models/{task}/head_{head}_{aug}/best.safetensors",
+        metrics="results/models/{task}/head_{head}_{aug}/metrics.json",
+        curve="results/models/{task}/head_{head}_{aug}/curve.tsv",
+        shifted="results/models/{task}/head_{head}_{aug}/shifted_inputs.tsv",
+    log:
+        "results/logs/train_head_in_loop/{task}_{head}_{aug}.log",
+    benchmark:
+        "results/benchmarks/train_head_in_loop/{task}_{head}_{aug}.tsv"
+    priority: 30
+    conda:
+        GPU_ENV
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=480,
+    params:
+        cells=CELLS,
+        settings=head_settings,
+        in_loop=config["heads"]["in_loop"],
+        bins=config["cache"]["bins"],
+        n_as=config["encoder"]["n_as"],
+        seed=lambda wildcards: derive_seed(
+            config["seed"],
+            f"head:{wildcards.task}:{wildcards.head}:{wildcards.aug}",
+        ),
+        code=script_code("models/train_head_in_loop.py"),
+    script:
+        "../workflow/scripts/models/train_head_in_loop.py"
+
+
 rule train_scratch:
     input:
         table="results/datasets/{task}.parquet",

@@ -11,7 +11,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from crelens.config import check_config, check_splits
+from crelens.config import check_config, check_splits, in_loop_models, trained_models
 from crelens.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -337,3 +337,38 @@ def test_download_entries_accept_sha256_and_reject_folder_names(config):
     bad = copy.deepcopy(config)
     bad["data"]["download"]["ccres"]["sha256"] = "xyz"
     assert "does not match" in schema_error(bad) or "is not valid" in schema_error(bad)
+
+
+@pytest.mark.parametrize(
+    "modes, mpra",
+    [
+        ("no_shift", ["head_conv", "head_mean"]),
+        (["no_shift", "full"], ["head_conv", "head_mean", "head_conv_full"]),
+        (["finetune", "full"], ["head_conv_full", "head_conv_finetune"]),
+    ],
+)
+def test_each_training_mode_is_a_model_of_its_own_for_mpra(config, modes, mpra):
+    config["heads"].update({"kinds": ["conv", "mean"], "aug_mode": modes})
+    config["heads"]["in_loop"]["kinds"] = ["conv"]
+    config["baselines"]["models"] = ["kmer_ridge"]
+    validate(config, SCHEMA)
+    assert trained_models(config, "mpra") == [*mpra, "kmer_ridge"]
+    # the encoder-in-the-loop modes shift MPRA inserts inside their construct: MPRA only
+    expected_epi = ["head_conv", "head_mean"] if "no_shift" in modes else []
+    assert trained_models(config, "epi") == [*expected_epi, "kmer_ridge"]
+    assert in_loop_models(config, "epi") == []
+
+
+def test_an_encoder_in_the_loop_mode_without_mpra_is_named(config):
+    config["heads"].update({"aug_mode": ["no_shift", "finetune"], "tasks": ["epi"]})
+    with pytest.raises(InputError, match=r"heads.aug_mode \['finetune'\] .* heads.tasks needs mpra"):
+        check_config(config)
+
+
+def test_schema_takes_a_mode_or_a_list_of_modes(config):
+    for value in ("full", ["no_shift", "finetune"]):
+        config["heads"]["aug_mode"] = value
+        validate(config, SCHEMA)
+    for value in ("shifted", [], ["full", "full"]):
+        config["heads"]["aug_mode"] = value
+        assert "aug_mode" in schema_error(config)

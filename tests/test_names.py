@@ -30,7 +30,9 @@ def test_model_names_are_the_models_the_registry_builds():
         model = build_model({"model": name, "outputs": 2, "length": length, "options": options}).eval()
         assert model(torch.zeros(1, 4, length)).shape == (1, 2), name
     for name, kind in names.HEAD_MODELS.items():
-        assert name == f"head_{kind}"
+        assert name == names.head_name(kind, names.HEAD_MODES[name])
+        if names.HEAD_MODES[name] == "finetune":  # encoder + head: tests/models/test_in_loop.py
+            continue
         head = build_model({"model": name, "outputs": 2, "bins": 4, "dim": 8, "dropout": 0.1}).eval()
         assert head(torch.zeros(1, 4, 8)).shape == (1, 2), name
     assert names.JOINT in names.MODEL_NAMES and len(set(names.MODEL_NAMES)) == len(names.MODEL_NAMES)
@@ -58,3 +60,16 @@ def test_paper_figures_are_the_drawn_figures():
 
 def test_is_head():
     assert names.is_head("head_mean") and not names.is_head("malinois") and not names.is_head("head_unknown")
+    assert names.is_head("head_conv_full") and names.is_head("head_conv_finetune")
+
+
+def test_head_names_of_the_training_modes():
+    assert [names.head_name("conv", mode) for mode in names.AUG_MODES] == [
+        "head_conv",
+        "head_conv_full",
+        "head_conv_finetune",
+    ]
+    assert names.HEAD_MODELS["head_mean_finetune"] == "mean" and names.HEAD_MODES["head_mean_full"] == "full"
+    # a fine-tuned head runs its own encoder; the others predict from the frozen encoder's cache
+    assert names.reads_cache("head_conv") and names.reads_cache("head_conv_full")
+    assert not names.reads_cache("head_conv_finetune") and not names.reads_cache("malinois")

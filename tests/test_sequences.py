@@ -10,7 +10,9 @@ import pytest
 from crelens.sequences import (
     LENTIMPRA_ADAPTOR_3,
     LENTIMPRA_ADAPTOR_5,
+    MPRA_DOWNSTREAM,
     MPRA_DOWNSTREAM_FLANK,
+    MPRA_UPSTREAM,
     MPRA_UPSTREAM_FLANK,
     first_invalid,
     gc_fraction,
@@ -124,11 +126,13 @@ def test_one_hot_rows_sum_to_one_except_n():
 # ------------------------------------------------------------------------------ MPRA construct
 
 
-def test_flank_constants_are_200_nt():
-    assert len(MPRA_UPSTREAM_FLANK) == 200
-    assert len(MPRA_DOWNSTREAM_FLANK) == 200
-    assert first_invalid(MPRA_UPSTREAM_FLANK) == -1
-    assert first_invalid(MPRA_DOWNSTREAM_FLANK) == -1
+def test_flank_constants():
+    """boda2's 300-nt plasmid constants; Malinois' 600-nt input takes the 200 nt next to the insert."""
+    assert len(MPRA_UPSTREAM) == len(MPRA_DOWNSTREAM) == 300
+    assert MPRA_UPSTREAM_FLANK == MPRA_UPSTREAM[-200:] and MPRA_DOWNSTREAM_FLANK == MPRA_DOWNSTREAM[:200]
+    assert first_invalid(MPRA_UPSTREAM) == -1
+    assert first_invalid(MPRA_DOWNSTREAM) == -1
+    assert MPRA_UPSTREAM_FLANK.startswith("GTACGGGAGG") and MPRA_DOWNSTREAM.endswith("CTGAAGTTCATCT")
 
 
 def test_mpra_construct_full_flanks():
@@ -169,11 +173,20 @@ def test_mpra_construct_insert_too_long():
         mpra_construct("A" * 201, 200)
 
 
+def test_mpra_construct_longer_than_malinois_reads_plasmid_sequence():
+    """A 630-nt construct (a 600-nt input shifted by up to 15 nt) holds the 600-nt one at offset 15."""
+    insert = "ACGT" * 50
+    wide, narrow = mpra_construct(insert, 630), mpra_construct(insert, 600)
+    assert wide[15:615] == narrow
+    assert wide[:15] == MPRA_UPSTREAM[-215:-200] and wide[615:] == MPRA_DOWNSTREAM[200:215]
+    assert mpra_construct("A" * 100, 600)[:250] == MPRA_UPSTREAM[-250:]
+
+
 def test_mpra_construct_flanks_too_short():
     with pytest.raises(ValueError, match="more flank"):
-        mpra_construct("A" * 100, 600)  # needs 250 nt on each side
+        mpra_construct("A" * 100, 800)  # needs 350 nt on each side
     with pytest.raises(ValueError, match="more flank"):
-        mpra_construct("A" * 199, 600)  # 200 left but 201 right
+        mpra_construct("A" * 199, 800)  # 300 left but 301 right
 
 
 # ----------------------------------------------------------------------------- strip_adaptors

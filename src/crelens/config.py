@@ -12,7 +12,7 @@ import os
 import re
 
 from crelens.errors import InputError
-from crelens.names import HEAD_MODELS, JOINT
+from crelens.names import HEAD_MODELS, IN_LOOP_MODES, JOINT, head_name
 
 
 def check_splits(splits: dict, chromosomes: list[str]) -> None:
@@ -154,13 +154,28 @@ def _check_table_columns(table: dict) -> None:
             raise InputError(table["path"], f"no column {column!r} (data.table.{key}); the table has {header}", 1)
 
 
+def aug_modes(config: dict) -> list[str]:
+    """heads.aug_mode as a list (one mode may be given alone)."""
+    modes = config["heads"]["aug_mode"]
+    return [modes] if isinstance(modes, str) else list(modes)
+
+
+def in_loop_models(config: dict, task: str) -> list[str]:
+    """The heads trained with the encoder in the loop for `task` (MPRA only): head_<kind>_<mode>."""
+    if task != "mpra" or task not in config["heads"]["tasks"]:
+        return []
+    modes = [m for m in IN_LOOP_MODES if m in aug_modes(config)]
+    return [head_name(kind, mode) for mode in modes for kind in config["heads"]["in_loop"]["kinds"]]
+
+
 def trained_models(config: dict, task: str) -> list[str]:
-    """Every model the run trains for `task`: the heads, then the baselines (the joint model only
-    when both tasks run; distilled students only for `baselines.distillation.tasks`)."""
+    """Every model the run trains for `task`: the heads (each aug_mode), then the baselines (the
+    joint model only when both tasks run; distilled students only for `baselines.distillation.tasks`)."""
     tasks = config["heads"]["tasks"]
     if task not in tasks:
         return []
-    models = [f"head_{kind}" for kind in config["heads"]["kinds"]]
+    models = [head_name(kind) for kind in config["heads"]["kinds"]] if "no_shift" in aug_modes(config) else []
+    models += in_loop_models(config, task)
     distilled = config["baselines"]["distillation"].get("tasks", tasks)
     for name in config["baselines"]["models"]:
         if name == JOINT and not {"mpra", "epi"} <= set(tasks):
@@ -288,6 +303,11 @@ def _check_rest(config: dict) -> None:
             None,
             "config encoder.download.revision must be a commit hash (40 hex digits) of "
             f"{encoder['download']['repo_id']} when encoder.source is download, so reruns get the same weights",
+        )
+    in_loop = [m for m in IN_LOOP_MODES if m in aug_modes(config)]
+    if in_loop and "mpra" not in config["heads"]["tasks"]:
+        raise InputError(
+            None, f"config heads.aug_mode {in_loop} shifts MPRA inserts inside their construct: heads.tasks needs mpra"
         )
     if config["cache"]["shard_size"] % config["cache"]["batch_size"]:
         raise InputError(None, "config cache.shard_size must be a multiple of cache.batch_size")

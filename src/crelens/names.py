@@ -50,7 +50,20 @@ TASK_TABLES = {"mpra": ("mpra", "mpra_snv_ref", "mpra_snv_alt", "mpra_ood"), "ep
 # ------------------------------------------------------------------------------------- models
 POOLINGS = ("flatten", "sum", "mean", "max", "center")
 HEAD_KINDS = (*POOLINGS, "mlp1024", "conv")
-HEAD_MODELS = {f"head_{kind}": kind for kind in HEAD_KINDS}
+# How a head is trained (heads.aug_mode): `no_shift` on the frozen-encoder cache; `full` with the
+# frozen encoder run on every step on inputs shifted by up to ±max_shift nt and strand-flipped;
+# `finetune` the same with the encoder trained too (crelens.models.in_loop). Each mode is a model
+# of its own: `head_<kind>`, `head_<kind>_full`, `head_<kind>_finetune`.
+AUG_MODES = ("no_shift", "full", "finetune")
+IN_LOOP_MODES = AUG_MODES[1:]
+
+
+def head_name(kind: str, mode: str = "no_shift") -> str:
+    return f"head_{kind}" if mode == "no_shift" else f"head_{kind}_{mode}"
+
+
+HEAD_MODELS = {head_name(kind, mode): kind for mode in AUG_MODES for kind in HEAD_KINDS}
+HEAD_MODES = {head_name(kind, mode): mode for mode in AUG_MODES for kind in HEAD_KINDS}
 # Sparse attention baselines: name -> share of positions attended.
 SPARSE_SHARES = {"sparse_attention_5": 0.05, "sparse_attention_10": 0.10, "sparse_attention_20": 0.20}
 SCRATCH_MODELS = ("malinois", "attention", *SPARSE_SHARES)
@@ -79,5 +92,12 @@ SELECTIONS = ("test", "top", "snv", "all")
 
 
 def is_head(model: str) -> bool:
-    """True for the adapter heads on the frozen encoder (the only models LRP rules exist for)."""
+    """True for the Caduceus + adapter head models, in every training mode (the only models LRP
+    rules exist for)."""
     return model in HEAD_MODELS
+
+
+def reads_cache(model: str) -> bool:
+    """True for heads that predict from the frozen-encoder cache: every mode but `finetune`, whose
+    encoder is its own (it runs on the sequences)."""
+    return HEAD_MODES.get(model) in ("no_shift", "full")

@@ -14,19 +14,25 @@ ALPHABET = "ACGT"
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 _NOT_ACGTN = re.compile(r"[^ACGTNacgtn]")
 
-# MPRA flanks of the Gosai et al. (2024) / Malinois construct: the last 200 nt of the upstream
-# constant and the first 200 nt of the downstream constant. Source: sjgosai/boda2
-# `boda/common/constants.py` (MPRA_UPSTREAM / MPRA_DOWNSTREAM).
-MPRA_UPSTREAM_FLANK = (
-    "GTACGGGAGGTATTGGACAGGCCGCAATAAAATATCTTTATTTTCATTACATCTGTGTGTTGGTTTTTTGTGTGAATCGATAG"
-    "TACTAACATACGCTCTCCATCAAAACAAAACGAAACAAAACAAACTAGCAAAATAGGCTGTCCCCAGTGCAAGTGCAGGTGCC"
-    "AGAACATTTCTCTGGCCTAACTGGCCGCTTGACG"
+# Constant sequences around the 200-nt variable region of the Gosai et al. (2024) MPRA plasmid, as
+# Malinois pads its inputs. Source: sjgosai/boda2 `boda/common/constants.py` (MPRA_UPSTREAM /
+# MPRA_DOWNSTREAM, 300 nt each). Malinois' 600-nt input uses the last 200 nt upstream and the first
+# 200 nt downstream (the *_FLANK constants); the rest is what a shifted window of a 600-nt input
+# reads (crelens.models.in_loop).
+MPRA_UPSTREAM = (
+    "ACGAAAATGTTGGATGCTCATACTCGTCCTTTTTCAATATTATTGAAGCATTTATCAGGGTTACTAGTACGTCTCTCAAGGATAAGTAAGTAA"
+    "TATTAAGGTACGGGAGGTATTGGACAGGCCGCAATAAAATATCTTTATTTTCATTACATCTGTGTGTTGGTTTTTTGTGTGAATCGATAGTAC"
+    "TAACATACGCTCTCCATCAAAACAAAACGAAACAAAACAAACTAGCAAAATAGGCTGTCCCCAGTGCAAGTGCAGGTGCCAGAACATTTCTCT"
+    "GGCCTAACTGGCCGCTTGACG"
 )
-MPRA_DOWNSTREAM_FLANK = (
-    "CACTGCGGCTCCTGCGATCTAACTGGCCGGTACCTGAGCTCGCTAGCCTCGAGGATATCAAGATCTGGCCTCGGCGGCCAAGC"
-    "TTAGACACTAGAGGGTATATAATGGAAGCTCGACTTCCAGCTTGGCAATCCGGTACTGTTGGTAAAGCCACCATGGTGAGCAAG"
-    "GGCGAGGAGCTGTTCACCGGGGTGGTGCCCATC"
+MPRA_DOWNSTREAM = (
+    "CACTGCGGCTCCTGCGATCTAACTGGCCGGTACCTGAGCTCGCTAGCCTCGAGGATATCAAGATCTGGCCTCGGCGGCCAAGCTTAGACACTA"
+    "GAGGGTATATAATGGAAGCTCGACTTCCAGCTTGGCAATCCGGTACTGTTGGTAAAGCCACCATGGTGAGCAAGGGCGAGGAGCTGTTCACCG"
+    "GGGTGGTGCCCATCCTGGTCGAGCTGGACGGCGACGTAAACGGCCACAAGTTCAGCGTGTCCGGCGAGGGCGAGGGCGATGCCACCTACGGCA"
+    "AGCTGACCCTGAAGTTCATCT"
 )
+MPRA_UPSTREAM_FLANK = MPRA_UPSTREAM[-200:]
+MPRA_DOWNSTREAM_FLANK = MPRA_DOWNSTREAM[:200]
 # lentiMPRA (Agarwal et al. 2025) oligo adaptors around the 200-bp element (230-nt oligo).
 LENTIMPRA_ADAPTOR_5 = "AGGACCGGATCAACT"
 LENTIMPRA_ADAPTOR_3 = "CATTGCGTGAACCGA"
@@ -95,17 +101,19 @@ def mpra_construct(insert: str, length: int) -> str:
     """Insert padded with the MPRA flanks to `length` nt, as Malinois builds its input.
 
     The flanks contribute (length - len(insert)) nt, half on each side with the odd one on the
-    right (boda2 convention); a 200-nt insert at length 600 gets the full 200-nt flanks.
+    right (boda2 convention); a 200-nt insert at length 600 gets the 200-nt flanks. Up to 300 nt
+    of plasmid sequence exist on each side, so a longer construct (a shifted 600-nt window)
+    still reads real plasmid sequence, never padding.
     """
     pad = length - len(insert)
     if pad < 0:
         raise ValueError(f"insert of {len(insert)} nt is longer than the input length {length}")
     left = pad // 2
     right = pad - left
-    if left > len(MPRA_UPSTREAM_FLANK) or right > len(MPRA_DOWNSTREAM_FLANK):
-        raise ValueError(f"input length {length} needs more flank than the 200-nt constants hold")
-    upstream = MPRA_UPSTREAM_FLANK[len(MPRA_UPSTREAM_FLANK) - left :] if left else ""
-    return upstream + insert + MPRA_DOWNSTREAM_FLANK[:right]
+    if left > len(MPRA_UPSTREAM) or right > len(MPRA_DOWNSTREAM):
+        raise ValueError(f"input length {length} needs more flank than the 300-nt plasmid constants hold")
+    upstream = MPRA_UPSTREAM[len(MPRA_UPSTREAM) - left :] if left else ""
+    return upstream + insert + MPRA_DOWNSTREAM[:right]
 
 
 def strip_adaptors(seq: str, left: str = LENTIMPRA_ADAPTOR_5, right: str = LENTIMPRA_ADAPTOR_3) -> str:

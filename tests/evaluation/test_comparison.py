@@ -44,6 +44,7 @@ def epi_predictions(flip, seed):
 def inputs(tmp_path):
     frames = {
         "mpra/head_mean": mpra_predictions(1.0, 1),
+        "mpra/head_mean_full": mpra_predictions(0.4, 6),
         "mpra/malinois": mpra_predictions(0.3, 2),
         "mpra/noise_ceiling": mpra_predictions(0.0, 3),
         "epi/head_mean": epi_predictions(0.4, 4),
@@ -82,6 +83,7 @@ def inputs(tmp_path):
             "comparison_md": "comparison.md",
             "paired_tsv": "paired.tsv",
             "models_tsv": "models.tsv",
+            "aug_modes_tsv": "aug_modes.tsv",
             "distillation_tsv": "distillation.tsv",
             "bars_png": "bars.png",
             "scatter_png": "scatter.png",
@@ -94,20 +96,33 @@ def inputs(tmp_path):
 
 def test_comparison_orders_models_tests_against_the_best_and_lists_costs(inputs):
     metrics, predictions, train, curves, outputs = inputs
-    run_compare_models(metrics, predictions, train, curves, CELLS, {"n_boot": 50}, 0, outputs)
+    run_compare_models(metrics, predictions, train, curves, CELLS, {"n_boot": 200}, 0, outputs)
     table = read_table(outputs["comparison_tsv"])
     assert list(table.columns) == METRIC_COLUMNS
     mpra = table[(table.task == "mpra") & (table.metric == "pearson_mean")]
-    assert list(mpra.model) == ["head_mean", "malinois", "noise_ceiling"]  # heads, Malinois, the ceiling last
+    # heads, Malinois, the ceiling last
+    assert list(mpra.model) == ["head_mean", "head_mean_full", "malinois", "noise_ceiling"]
     paired = read_table(outputs["paired_tsv"]).set_index(["task", "model"])
     assert paired.loc[("mpra", "head_mean"), "best"] == "malinois"  # the ceiling is not a model
     assert paired.loc[("mpra", "head_mean"), "delta"] > 0 and paired.loc[("mpra", "head_mean"), "pvalue_holm"] < 0.05
     costs = read_table(outputs["models_tsv"])
-    assert set(costs.model) == {"head_mean", "malinois"}
+    assert set(costs.model) == {"head_mean", "head_mean_full", "malinois"}
     markdown = outputs["comparison_md"].read_text()
     assert "4,107,183" in markdown and "## Paired comparisons" in markdown
     for name in ("bars_png", "scatter_png", "curves_png", "confusion_png"):
         assert outputs[name].read_bytes()[:4] == b"\x89PNG", name
+
+
+def test_heads_with_the_encoder_in_the_loop_are_paired_with_the_same_head_on_the_cache(inputs):
+    metrics, predictions, train, curves, outputs = inputs
+    run_compare_models(metrics, predictions, train, curves, CELLS, {"n_boot": 200}, 0, outputs)
+    modes = read_table(outputs["aug_modes_tsv"])
+    assert len(modes) == 1  # one in-loop head, one MPRA test set in the inputs; EPI has none
+    row = modes.iloc[0]
+    assert (row.model, row.aug_mode, row.reference, row.test_set) == ("head_mean_full", "full", "head_mean", "id")
+    assert row.value > row.reference_value and row.delta == pytest.approx(row.value - row.reference_value)
+    assert row.ci_low > 0 and row.pvalue_holm < 0.05  # noise 0.4 against 1.0 on 60 sequences
+    assert "encoder in the loop" in outputs["comparison_md"].read_text()
 
 
 def test_a_metric_table_without_the_columns_is_named(inputs, tmp_path):

@@ -155,3 +155,29 @@ def test_vcf_ref_that_disagrees_with_the_genome_stops_the_run(trained, tmp_path)
     with pytest.raises(InputError, match="REF C of rs6054257 disagrees with the genome") as caught:
         predict_with(trained, "attention", vcf, {"predictions": tmp_path / "p.tsv"}, genome_path=genome)
     assert caught.value.line == 14 and not (tmp_path / "p.tsv").exists()
+
+
+def test_a_finetuned_head_predicts_with_its_own_encoder(tmp_path):
+    """No encoder folder: the checkpoint holds the fine-tuned encoder, run on the sequences."""
+    import torch
+
+    from crelens.encoder.caduceus import Caduceus, CaduceusConfig
+    from crelens.models.heads import build_head
+    from crelens.models.in_loop import EncoderHead
+
+    torch.manual_seed(0)
+    encoder = Caduceus(CaduceusConfig(d_model=8, n_layer=1, rcps=True, ssm_cfg={"d_state": 4}))
+    model = EncoderHead(encoder, build_head("mean", 8, 8, 2), 8).eval()
+    spec = {
+        "model": "head_mean_finetune",
+        "task": "mpra",
+        "outputs": 2,
+        "bins": 8,
+        "dim": 8,
+        "dropout": 0.1,
+        "encoder_config": encoder.config.to_hf_dict("Caduceus"),
+    }
+    save_model(model, spec, tmp_path / "tuned.safetensors")
+    seqs = [mpra_construct("ACGTTGCA" * 3, LENGTH), mpra_construct("GGGTTTAA" * 4, LENGTH)]
+    values = predict_sequences(tmp_path / "tuned.safetensors", "mpra", seqs)
+    np.testing.assert_allclose(values, predict(model, one_hot_strands(seqs), "regression"), rtol=1e-6)

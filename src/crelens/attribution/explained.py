@@ -5,8 +5,9 @@ Why: LRP, Gradient×Input, Integrated Gradients, SmoothGrad, ISM and the perturb
 a differentiable forward from it, what a given base or a removed base looks like in that input,
 and the names of the outputs. `ExplainedModel` provides them for
 
-* `CaduceusHeadModel`: frozen Caduceus encoder + an adapter head, exactly the prediction the
-  workflow evaluates (RC-invariant per-nucleotide features, mean-pooled into bins, head applied
+* `CaduceusHeadModel`: Caduceus encoder + an adapter head (the frozen encoder for heads of the
+  no_shift and full modes, the head's own fine-tuned encoder for finetune), exactly the
+  prediction the workflow evaluates (RC-invariant per-nucleotide features, mean-pooled into bins, head applied
   to both strands and averaged). Input: the embedding output (B, L, C), C = 2·d_model for both
   model kinds — a PS model's embedding already holds both RCPS halves per nucleotide; a PH
   model's input holds the embedding of nucleotide i and, in the second half, the embedding of
@@ -32,7 +33,7 @@ from crelens.encoder.caduceus import RCPSEmbedding, rc_invariant_features
 from crelens.encoder.hub import load_caduceus
 from crelens.encoder.tokenizer import CaduceusTokenizer
 from crelens.models.registry import load_model, task_view
-from crelens.names import is_head
+from crelens.names import HEAD_MODES, is_head
 from crelens.sequences import ALPHABET, one_hot
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -160,7 +161,11 @@ def load_explained(
 ) -> ExplainedModel:
     """The trained model as the workflow predicts with it, in `dtype`, eval mode."""
     model, spec = load_model(model_path)
-    if is_head(spec["model"]):
+    if HEAD_MODES.get(spec["model"]) == "finetune":  # its own, fine-tuned encoder
+        explained = CaduceusHeadModel(
+            model.encoder.backbone, model.head, spec["bins"], names, n_as=spec.get("n_as", n_as)
+        )
+    elif is_head(spec["model"]):
         if encoder_folder is None:
             raise ValueError(f"{model_path}: a head needs the encoder it was trained on")
         backbone = load_caduceus(encoder_folder).backbone

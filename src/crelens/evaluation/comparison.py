@@ -14,7 +14,7 @@ import pandas as pd
 
 from crelens.atomic import atomic_open
 from crelens.errors import InputError
-from crelens.evaluation.paired import paired_comparisons
+from crelens.evaluation.paired import mode_comparisons, paired_comparisons
 from crelens.evaluation.scoring import METRIC_COLUMNS, PRIMARY_METRIC
 from crelens.figures.evaluation import comparison_bars, confusion_matrices, prediction_scatter, training_curves
 from crelens.names import DISTILLED_MODELS, KMER, NOISE_CEILING, TEACHER
@@ -93,8 +93,9 @@ def run_compare_models(
 
     predictions_paths: {(task, model) or "task/model": path}; train_metrics_paths / curve_paths: the same
     (the joint model's files appear under both tasks). outputs: keys comparison_tsv, comparison_md,
-    paired_tsv, models_tsv, bars_png, scatter_png, curves_png, and optionally confusion_png (runs
-    with an EPI task) and distillation_tsv.
+    paired_tsv, models_tsv, aug_modes_tsv, bars_png, scatter_png, curves_png, and optionally
+    confusion_png (runs with an EPI task) and distillation_tsv. aug_modes_tsv holds each head of the
+    full / finetune modes against the same head on the cache (empty when heads.aug_mode is no_shift).
     """
     predictions_paths, train_metrics_paths, curve_paths = (
         {_split_key(k): v for k, v in d.items()} for d in (predictions_paths, train_metrics_paths, curve_paths)
@@ -118,6 +119,16 @@ def run_compare_models(
             paired.append(paired_comparisons(frames, task, n_boot=settings["n_boot"], seed=seed))
     paired = pd.concat(paired, ignore_index=True) if paired else pd.DataFrame()
     write_table(paired, outputs["paired_tsv"])
+    modes = pd.concat(
+        [
+            mode_comparisons(
+                {m: f for (t, m), f in predictions.items() if t == task}, task, n_boot=settings["n_boot"], seed=seed
+            )
+            for task in PRIMARY_METRIC
+        ],
+        ignore_index=True,
+    )
+    write_table(modes, outputs["aug_modes_tsv"])
 
     cost_rows = []
     for (task, model), path in train_metrics_paths.items():
@@ -146,6 +157,16 @@ def run_compare_models(
         for note in notes:  # what this run leaves out, and why
             out.write(f"> {note}\n\n")
         out.write(markdown_summary(table, costs))
+        if len(modes):
+            out.write("\n## Heads with the encoder in the loop against the same head on the cache (paired)\n\n")
+            out.write(
+                "| task | test set | model | no_shift | mode | Δ [95% CI] | p (Holm) |\n|---|---|---|---|---|---|---|\n"
+            )
+            for r in modes.itertuples():
+                out.write(
+                    f"| {r.task} | {r.test_set} | {r.model} | {r.reference_value:.3f} | {r.value:.3f} | "
+                    f"{_fmt(r.delta, r.ci_low, r.ci_high)} | {r.pvalue_holm:.3g} |\n"
+                )
         if len(paired):
             out.write("\n## Paired comparisons with the best model of each test set (Holm-adjusted)\n\n")
             out.write("| task | test set | best | model | Δ metric [95% CI] | p (Holm) |\n|---|---|---|---|---|---|\n")

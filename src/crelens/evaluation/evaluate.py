@@ -26,7 +26,7 @@ from crelens.evaluation.predictions import (
 )
 from crelens.evaluation.scoring import METRIC_COLUMNS, score
 from crelens.models.registry import load_model, task_view
-from crelens.names import NOISE_CEILING, TASK_TABLES, is_head
+from crelens.names import NOISE_CEILING, TASK_TABLES, reads_cache
 from crelens.sequences import one_hot_strands
 from crelens.tables import read_table, write_table
 
@@ -68,8 +68,8 @@ def run_evaluate(
 ) -> pd.DataFrame:
     """Predict every test set of `task` with a trained model and score it (metric rows with CIs).
 
-    Heads read the cached features (`cache_paths`: {cache-table key: manifest}); other models
-    one-hot sequences. Attention models also get the share of their top-attended positions
+    Heads read the cached features (`cache_paths`: {cache-table key: manifest}); other models,
+    and fine-tuned heads (which run their own encoder), one-hot sequences. Attention models also get the share of their top-attended positions
     on planted motifs when `sites_path` (results/datasets/truth_sites.parquet) is given.
     """
     torch.set_num_threads(threads)
@@ -78,7 +78,7 @@ def run_evaluate(
         raise InputError(weights, f"checkpoint holds model {spec['model']!r}, expected {model_name!r}")
     view = task_view(model, task)
     tables = load_tables(task, table_paths)
-    if is_head(model_name):
+    if reads_cache(model_name):
         if not cache_paths:
             raise InputError(weights, "a head is evaluated on cached features: cache manifests are needed")
         caches = {key: EmbeddingCache(cache_paths[key]) for key in TASK_TABLES[task]}

@@ -2,8 +2,8 @@
 
 Why: after training, a user's first question is what the model says about *their* sequences
 and variants. Predictions are made exactly as the evaluation makes them (heads: the frozen
-encoder's pooled features in float16, both strands averaged; one-hot models: forward and
-reverse complement averaged), so a sequence of a test set gets the same number here as in
+encoder's pooled features in float16, both strands averaged; fine-tuned heads and one-hot
+models: forward and reverse complement of the sequence averaged), so a sequence of a test set gets the same number here as in
 `results/evaluation/`.
 
 - FASTA: every record is one input. MPRA inputs shorter than the model input are padded with
@@ -131,13 +131,13 @@ def predict_sequences(model_path, task: str, seqs: list[str], *, encoder_folder=
     """(n, outputs) predictions of a trained model, made as the evaluation makes them."""
     from crelens.models.registry import load_model, task_view
     from crelens.models.training import predict
-    from crelens.names import TASK_KINDS, is_head
+    from crelens.names import TASK_KINDS, reads_cache
     from crelens.sequences import one_hot_strands
 
     model, spec = load_model(model_path)
     view = task_view(model, task)
     kind = TASK_KINDS[task]
-    if not is_head(spec["model"]):
+    if not reads_cache(spec["model"]):  # one-hot models, and fine-tuned heads with their own encoder
         return predict(view, one_hot_strands(seqs), kind)
     from crelens.encoder.features import Features
 

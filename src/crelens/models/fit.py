@@ -5,6 +5,8 @@ and `epi` (enhancer / promoter / intergenic classification, results/datasets/epi
 
 - Heads read the frozen-encoder cache; its rows are in table order (the cache is built from the
   table), which is checked.
+- Heads of the `full` / `finetune` modes (heads.aug_mode) read one-hot MPRA constructs widened
+  by the shift range and run the encoder on every step (`crelens.models.in_loop`).
 - Models trained from scratch (Malinois, attention baselines, joint) read one-hot sequences of
   the same table, with Malinois' reverse-complement augmentation (`strands="random"`).
 
@@ -21,6 +23,7 @@ import math
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 
 from crelens.atomic import atomic_open
@@ -33,7 +36,17 @@ from crelens.models.heads import averaged_rows
 from crelens.models.kmer import fit_kmer_model
 from crelens.models.registry import build_model, load_model, save_model
 from crelens.models.training import TaskData, TrainResult, train_model, train_tasks
-from crelens.names import DISTILLED_MODELS, HEAD_MODELS, JOINT, KMER, SCRATCH_MODELS, TASK_KINDS, TEACHER
+from crelens.names import (
+    DISTILLED_MODELS,
+    HEAD_MODELS,
+    IN_LOOP_MODES,
+    JOINT,
+    KMER,
+    SCRATCH_MODELS,
+    TASK_KINDS,
+    TEACHER,
+    head_name,
+)
 from crelens.parameters import count_parameters
 from crelens.sequences import one_hot_strands, variable_span
 from crelens.tables import read_table, write_table
@@ -181,6 +194,142 @@ def run_train_head(
         }
     )
     return _write_outputs(model, spec, result, metrics, weights_out, metrics_out, curve_out)
+
+
+def run_train_head_in_loop(
+    task: str,
+    kind: str,
+    mode: str,
+    table_path,
+    encoder_folder,
+    cells: list[str],
+    settings: dict,
+    in_loop: dict,
+    seed: int,
+    weights_out,
+    metrics_out,
+    curve_out,
+    shifted_out,
+    *,
+    bins: int,
+    n_as: str = "pad",
+    threads: int = 1,
+) -> dict:
+    """A head of `kind` trained with the encoder in the loop (`mode` full or finetune) on MPRA.
+
+    Every step crops each training row's window at a random shift of up to ±in_loop.max_shift nt
+    inside its construct and on a random strand (`strands="random"`), and runs the encoder on it:
+    frozen (`full`; the checkpoint is the head alone, predicting from the cache) or trained at
+    lr · in_loop.encoder_lr_scale (`finetune`; the checkpoint holds encoder + head). Validation
+    reads the unshifted windows. `shifted_out` records the first training batch as the model saw
+    it (shift and window), to show that shifts bring in plasmid sequence, not padding.
+    """
+    from crelens.encoder.hub import load_caduceus
+    from crelens.models.in_loop import EncoderHead, FlankShift, encoder_change, shifted_training_inputs, window_text
+
+    torch.set_num_threads(threads)
+    _check_task(task)
+    if mode not in IN_LOOP_MODES:
+        raise InputError(None, f"unknown training mode {mode!r}; the encoder runs in the loop in {IN_LOOP_MODES}")
+    if task != "mpra":
+        raise InputError(
+            None, "the encoder-in-the-loop modes shift MPRA inserts inside their construct: task mpra only"
+        )
+    name = head_name(kind, mode)
+    if name not in HEAD_MODELS:
+        raise InputError(None, f"unknown head kind {kind!r}; expected one of {sorted(set(HEAD_MODELS.values()))}")
+    table = read_table(table_path)
+    y, _ = task_targets(table, task, cells)
+    train, val = _splits(table, table_path)
+    max_shift = int(in_loop["max_shift"])
+    sequences = list(table["sequence"])
+    try:
+        x_train = shifted_training_inputs(table["insert"].iloc[train], [sequences[i] for i in train], max_shift)
+    except ValueError as exc:
+        raise InputError(table_path, str(exc)) from None
+    x_val = one_hot_inputs(table.iloc[val], table_path)
+    reference = load_caduceus(encoder_folder)
+    dim = reference.config.d_model
+    spec = {
+        "model": name,
+        "task": task,
+        "outputs": n_outputs(task, y),
+        "bins": int(bins),
+        "dim": int(dim),
+        "dropout": settings["dropout"],
+        "aug_mode": mode,
+        "max_shift": max_shift,
+    }
+    if kind != "conv":
+        spec["pool_bins"] = min(int(settings.get("bins", bins)), int(bins))
+    if mode == "finetune":
+        spec.update({"encoder_config": reference.config.to_hf_dict("Caduceus"), "n_as": n_as})
+    torch.manual_seed(seed)
+    head = build_model({**spec, "model": head_name(kind)})
+    encoder = load_caduceus(encoder_folder)
+    model = EncoderHead(encoder, head, bins, n_as, train_encoder=mode == "finetune")
+    _announce(spec, model, len(train), len(val))
+    shift = FlankShift(max_shift, x_val.shape[-1])
+    first_batch = {}
+
+    def augment(view, generator):
+        cropped = shift(view, generator)
+        if not first_batch:
+            first_batch.update(offsets=shift.last_offsets.clone(), windows=cropped.detach().cpu())
+        return cropped
+
+    lr, scale = settings["lr"], in_loop["encoder_lr_scale"]
+    started = time.perf_counter()
+    result = train_model(
+        model,
+        x_train,
+        y[train],
+        x_val,
+        y[val],
+        task=TASK_KINDS[task],
+        strands="random",
+        optimizer=lambda m: torch.optim.AdamW(
+            m.parameter_groups(lr, scale), lr=lr, weight_decay=settings["weight_decay"]
+        ),
+        batch_size=settings["batch_size"],
+        max_epochs=in_loop["max_epochs"],
+        patience=in_loop["patience"],
+        seed=seed,
+        augment=augment,
+        log=log.info,
+    )
+    change = encoder_change(model, reference)
+    log.info("encoder weights changed by at most %.3g (%s)", change, "trained" if mode == "finetune" else "frozen")
+    metrics = _metrics(
+        spec,
+        result,
+        len(train),
+        len(val),
+        time.perf_counter() - started,
+        _flops(head, torch.zeros(1, bins, dim)),
+        model if mode == "finetune" else head,
+    )
+    metrics.update(
+        {
+            "head": kind,
+            "aug_mode": mode,
+            "max_shift": max_shift,
+            "encoder_lr_scale": scale if mode == "finetune" else 0.0,
+            "encoder_max_change": change,
+            "flops_counted": "head only (the encoder's are not counted, as for every head)",
+        }
+    )
+    offsets = first_batch["offsets"].numpy()
+    shifted = pd.DataFrame(
+        {
+            "example": np.arange(len(offsets)),
+            "shift": offsets - max_shift,
+            "window": [window_text(w) for w in first_batch["windows"]],
+        }
+    )
+    write_table(shifted, shifted_out)
+    saved = model if mode == "finetune" else head
+    return _write_outputs(saved, spec, result, metrics, weights_out, metrics_out, curve_out)
 
 
 def _metrics(spec: dict, result, n_train: int, n_val: int, seconds: float, flops: int, model) -> dict:

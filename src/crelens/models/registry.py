@@ -6,7 +6,9 @@ its checkpoint alone. A checkpoint is a safetensors file whose metadata holds th
 and a checkpoint of another architecture fails with a message naming the keys that differ.
 
 Names (as in the comparison table): `head_<kind>` for adapter heads on the frozen-encoder
-cache (kinds in `crelens.names.HEAD_KINDS`), `malinois`, `attention`, `sparse_attention_<pct>`
+cache (kinds in `crelens.names.HEAD_KINDS`), `head_<kind>_full` (the same head trained with the
+frozen encoder in the loop: its checkpoint is the head's) and `head_<kind>_finetune` (encoder +
+head, `crelens.models.in_loop.EncoderHead`, the encoder's config.json in the spec), `malinois`, `attention`, `sparse_attention_<pct>`
 (keep the top <pct>% positions), and `joint` (one model for both tasks).
 """
 
@@ -24,7 +26,7 @@ from crelens.models.attention import AttentionModel, JointModel, SparseAttention
 from crelens.models.heads import build_head
 from crelens.models.kmer import KmerModel
 from crelens.models.malinois import Malinois
-from crelens.names import DISTILLED_MODELS, HEAD_MODELS, JOINT, KMER, MODEL_NAMES, SPARSE_SHARES
+from crelens.names import DISTILLED_MODELS, HEAD_MODELS, HEAD_MODES, JOINT, KMER, MODEL_NAMES, SPARSE_SHARES
 from crelens.parameters import key_problems
 
 SPEC_KEY = "crelens_model"
@@ -39,7 +41,7 @@ def build_model(spec: dict) -> nn.Module:
     name = spec.get("model")
     options = dict(spec.get("options", {}))
     if name in HEAD_MODELS:
-        return build_head(
+        head = build_head(
             HEAD_MODELS[name],
             spec["bins"],
             spec["dim"],
@@ -47,6 +49,11 @@ def build_model(spec: dict) -> nn.Module:
             dropout=spec.get("dropout", 0.1),
             pool_bins=spec.get("pool_bins"),
         )
+        if HEAD_MODES[name] == "finetune":
+            from crelens.models.in_loop import build_encoder_head  # torch-heavy encoder code, heads only
+
+            return build_encoder_head(spec, head)
+        return head
     if name == "malinois":
         return Malinois(n_outputs=spec["outputs"], input_length=spec["length"])
     if name == KMER:
@@ -63,9 +70,15 @@ def build_model(spec: dict) -> nn.Module:
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
 
 
+def _aliases(model: nn.Module) -> dict:
+    """State-dict keys of tied parameters stored under their first name only (a fine-tuned encoder's)."""
+    return model.alias_keys() if hasattr(model, "alias_keys") else {}
+
+
 def save_model(model: nn.Module, spec: dict, path) -> None:
     """Weights + spec in one safetensors file, written atomically."""
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    aliases = _aliases(model)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k not in aliases}
     with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(state, str(tmp), metadata={SPEC_KEY: json.dumps(spec, sort_keys=True)})
 
@@ -88,11 +101,12 @@ def load_model(path) -> tuple[nn.Module, dict]:
     spec = read_spec(path)
     model = build_model(spec)
     state = load_file(str(path))
-    expected = model.state_dict()
+    aliases = _aliases(model)
+    expected = {k: v for k, v in model.state_dict().items() if k not in aliases}
     problems = key_problems(state, expected, expected)
     if problems:
         raise InputError(path, f"checkpoint does not match model {spec['model']!r}: " + "; ".join(problems))
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=not aliases)  # a tied alias shares its parameter with the stored key
     return model.eval(), spec
 
 

@@ -17,6 +17,7 @@ with logged(snakemake.log[0]):
             "comparison_md": snakemake.output.markdown,
             "paired_tsv": snakemake.output.paired,
             "models_tsv": snakemake.output.models,
+            "aug_modes_tsv": snakemake.output.aug_modes,
             "distillation_tsv": snakemake.output.distillation,
             "bars_png": snakemake.output.bars,
             "scatter_png": snakemake.output.scatter,
