@@ -14,13 +14,19 @@ SMALL = {"d_model": 8, "n_heads": 2, "kernel": 5, "dropout": 0.0}
 
 
 def spec_for(name):
-    if name.startswith("head_") and name != "head_conv":
+    if name.endswith("_finetune"):  # the head's spec + its encoder's config.json; one-hot inputs
+        from crelens.encoder.caduceus import CaduceusConfig
+
+        encoder = CaduceusConfig(d_model=8, n_layer=1, rcps=True, ssm_cfg={"d_state": 4})
+        head = spec_for(name.removesuffix("_finetune"))
+        return {**head, "model": name, "dim": 8, "length": 40, "encoder_config": encoder.to_hf_dict("Caduceus")}
+    if name.startswith("head_") and name.removesuffix("_full") != "head_conv":
         return {"model": name, "task": "mpra", "outputs": 3, "bins": 8, "dim": 6, "dropout": 0.1, "pool_bins": 4}
     if name == "malinois":
         return {"model": name, "task": "mpra", "outputs": 3, "length": 600}
     if name == "kmer_ridge":
         return {"model": name, "task": "epi", "outputs": 3, "length": 40, "k": 3, "span": [4, 36]}
-    if name == "head_conv":
+    if name.removesuffix("_full") == "head_conv":
         return {"model": name, "task": "mpra", "outputs": 3, "bins": 40, "dim": 6, "dropout": 0.1}
     if name == "joint":
         return {"model": name, "outputs": {"mpra": 3, "epi": 3}, "length": 40, "options": SMALL}
@@ -28,7 +34,7 @@ def spec_for(name):
 
 
 def example(spec):
-    if "bins" in spec:
+    if "bins" in spec and "encoder_config" not in spec:
         return torch.randn(2, spec["bins"], spec["dim"])
     return torch.nn.functional.one_hot(torch.randint(0, 4, (2, spec["length"])), 4).transpose(1, 2).float()
 

@@ -28,7 +28,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from crelens.atomic import atomic_path  # noqa: E402
 from crelens.figures.style import CLASS_COLOURS, METHOD_COLOURS, SPLIT_COLOURS  # noqa: E402
-from crelens.names import NOISE_CEILING  # noqa: E402
+from crelens.names import HEAD_KINDS, NOISE_CEILING, head_name  # noqa: E402
 from crelens.tables import read_table, write_table  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -84,10 +84,6 @@ MODEL_COLOURS = {
     "head_center": "#08519C",
     "head_mlp1024": "#08306B",
     "head_conv": "#6A51A3",
-    "head_conv_full": "#9E9AC8",
-    "head_conv_finetune": "#3F007D",
-    "head_mean_full": "#6BAED6",
-    "head_mean_finetune": "#08306B",
     "malinois": "#C44E52",
     "attention": "#238B45",
     "sparse_attention_5": "#41AB5D",
@@ -100,6 +96,22 @@ MODEL_COLOURS = {
     "kmer_ridge": "#8C8C8C",
     "noise_ceiling": "#333333",
 }
+
+
+def _shade(colour: str, towards: int, share: float) -> str:
+    """`colour` moved `share` of the way to white (towards=255) or black (0)."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (towards - c) * share):02X}" for c in rgb)
+
+
+# A head trained with the encoder in the loop: its kind's colour, lighter (full) or darker (finetune).
+MODEL_COLOURS.update(
+    {
+        head_name(kind, mode): _shade(MODEL_COLOURS[head_name(kind)], towards, 0.4)
+        for kind in HEAD_KINDS
+        for mode, towards in (("full", 255), ("finetune", 0))
+    }
+)
 METHOD_LABELS = {
     "lrp": "LRP",
     "grad_x_input": "Gradient × input",
