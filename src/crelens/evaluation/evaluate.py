@@ -69,7 +69,8 @@ def run_evaluate(
     """Predict every test set of `task` with a trained model and score it (metric rows with CIs).
 
     Heads read the cached features (`cache_paths`: {cache-table key: manifest}); other models,
-    and fine-tuned heads (which run their own encoder), one-hot sequences. Attention models also get the share of their top-attended positions
+    and fine-tuned heads (which run their own encoder), one-hot sequences. Attention models also
+    get the share of their top-attended positions
     on planted motifs when `sites_path` (results/datasets/truth_sites.parquet) is given.
     """
     torch.set_num_threads(threads)

@@ -3,7 +3,8 @@
 Why: after training, a user's first question is what the model says about *their* sequences
 and variants. Predictions are made exactly as the evaluation makes them (heads: the frozen
 encoder's pooled features in float16, both strands averaged; fine-tuned heads and one-hot
-models: forward and reverse complement of the sequence averaged), so a sequence of a test set gets the same number here as in
+models: forward and reverse complement of the sequence averaged), so a sequence of a test set
+gets the same number here as in
 `results/evaluation/`.
 
 - FASTA: every record is one input. MPRA inputs shorter than the model input are padded with

@@ -17,6 +17,7 @@ learning curve (TSV). All share `crelens.models.training`'s loop, splits and sto
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -116,6 +117,21 @@ def _flops(model, example: torch.Tensor, **kwargs) -> int:
     return int(count_flops(model, example, **kwargs))
 
 
+def _head_spec(name: str, kind: str, task: str, y: np.ndarray, bins: int, dim: int, settings: dict) -> dict:
+    """Checkpoint spec of a head reading (bins, dim) features, as the cache holds them."""
+    spec = {
+        "model": name,
+        "task": task,
+        "outputs": n_outputs(task, y),
+        "bins": int(bins),
+        "dim": int(dim),
+        "dropout": settings["dropout"],
+    }
+    if kind != "conv":  # the pooled kinds average the cache's bins into heads.bins first
+        spec["pool_bins"] = min(int(settings.get("bins", bins)), int(bins))
+    return spec
+
+
 def run_train_head(
     task: str,
     kind: str,
@@ -142,16 +158,7 @@ def run_train_head(
     y, weight = task_targets(table, task, cells)
     train, val = _splits(table, table_path)
     _, _, bins, dim = cache.shape
-    spec = {
-        "model": name,
-        "task": task,
-        "outputs": n_outputs(task, y),
-        "bins": int(bins),
-        "dim": int(dim),
-        "dropout": settings["dropout"],
-    }
-    if kind != "conv":  # the pooled kinds average the cache's bins into heads.bins first
-        spec["pool_bins"] = min(int(settings.get("bins", bins)), int(bins))
+    spec = _head_spec(name, kind, task, y, bins, dim, settings)
     torch.manual_seed(seed)
     model = build_model(spec)
     _announce(spec, model, len(train), len(val))
@@ -242,32 +249,19 @@ def run_train_head_in_loop(
     y, _ = task_targets(table, task, cells)
     train, val = _splits(table, table_path)
     max_shift = int(in_loop["max_shift"])
-    sequences = list(table["sequence"])
     try:
-        x_train = shifted_training_inputs(table["insert"].iloc[train], [sequences[i] for i in train], max_shift)
+        x_train = shifted_training_inputs(table["insert"].iloc[train], table["sequence"].iloc[train], max_shift)
     except ValueError as exc:
         raise InputError(table_path, str(exc)) from None
     x_val = one_hot_inputs(table.iloc[val], table_path)
-    reference = load_caduceus(encoder_folder)
-    dim = reference.config.d_model
-    spec = {
-        "model": name,
-        "task": task,
-        "outputs": n_outputs(task, y),
-        "bins": int(bins),
-        "dim": int(dim),
-        "dropout": settings["dropout"],
-        "aug_mode": mode,
-        "max_shift": max_shift,
-    }
-    if kind != "conv":
-        spec["pool_bins"] = min(int(settings.get("bins", bins)), int(bins))
+    reference = load_caduceus(encoder_folder)  # kept unchanged, to measure what training changed
+    spec = _head_spec(name, kind, task, y, bins, reference.config.d_model, settings)
+    spec.update({"aug_mode": mode, "max_shift": max_shift})
     if mode == "finetune":
         spec.update({"encoder_config": reference.config.to_hf_dict("Caduceus"), "n_as": n_as})
     torch.manual_seed(seed)
     head = build_model({**spec, "model": head_name(kind)})
-    encoder = load_caduceus(encoder_folder)
-    model = EncoderHead(encoder, head, bins, n_as, train_encoder=mode == "finetune")
+    model = EncoderHead(copy.deepcopy(reference), head, bins, n_as, train_encoder=mode == "finetune")
     _announce(spec, model, len(train), len(val))
     shift = FlankShift(max_shift, x_val.shape[-1])
     first_batch = {}
@@ -306,7 +300,7 @@ def run_train_head_in_loop(
         len(train),
         len(val),
         time.perf_counter() - started,
-        _flops(head, torch.zeros(1, bins, dim)),
+        _flops(head, torch.zeros(1, bins, spec["dim"])),
         model if mode == "finetune" else head,
     )
     metrics.update(
